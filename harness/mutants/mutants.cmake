@@ -1,0 +1,36 @@
+# Mutation checks: each harness/mutants/<name>.cmake weakens the code in one
+# way the field has seen; the property suite, built against the weakened copy
+# of include/, must catch it. ctest: mutant/<name>, label `mutation`.
+file(GLOB SNAPCELL_MUTANTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.mutant.cmake)
+file(GLOB_RECURSE SNAPCELL_ALL_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/*.hpp)
+
+foreach(spec IN LISTS SNAPCELL_MUTANTS)
+  get_filename_component(name ${spec} NAME)
+  string(REPLACE ".mutant.cmake" "" name ${name})
+  file(STRINGS ${spec} caught_by REGEX "^# caught by: I[1-7]")
+  string(REGEX REPLACE "^# caught by: (I[1-7]).*" "\\1" invariant "${caught_by}")
+  if(NOT invariant)
+    message(FATAL_ERROR "${spec}: needs a line '# caught by: I<n>'")
+  endif()
+
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/mutants/${name}/include)
+  add_custom_command(
+    OUTPUT ${out}/.applied
+    COMMAND ${CMAKE_COMMAND} -DSPEC=${spec} -DSOURCE=${PROJECT_SOURCE_DIR}/include -DOUT=${out}
+            -P ${CMAKE_CURRENT_LIST_DIR}/apply-mutant.cmake
+    DEPENDS ${spec} ${SNAPCELL_ALL_HEADERS} ${CMAKE_CURRENT_LIST_DIR}/apply-mutant.cmake
+    COMMENT "Applying mutant ${name}")
+  add_custom_target(mutant-${name}-sources DEPENDS ${out}/.applied)
+
+  set(suite snapcell-property-mutant-${name})
+  snapcell_add_property_suite(${suite} ${out})
+  add_dependencies(${suite} mutant-${name}-sources)
+  # One translation unit and light optimisation: these are built seven times.
+  set_target_properties(${suite} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
+  target_compile_options(${suite} PRIVATE -O1 -g0)
+
+  add_test(NAME mutant/${name}
+           COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:${suite}> -DINVARIANT=${invariant}
+                   -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)
+  set_tests_properties(mutant/${name} PROPERTIES LABELS mutation)
+endforeach()

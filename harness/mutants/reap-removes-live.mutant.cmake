@@ -1,0 +1,11 @@
+# Reap that does not hold the session's lock before acting (mock clean once
+# killed another mock's running build this way).
+# caught by: I6
+mutate(snapcell/reap.hpp [=[
+    if (!*adopted) {
+      result.live.push_back(name);
+      continue;
+    }
+]=] [=[
+    if (!*adopted) result.live.push_back(name);
+]=])

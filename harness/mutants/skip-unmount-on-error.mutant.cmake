@@ -1,0 +1,8 @@
+# When killing left something behind, gives up on the unmount: the mount
+# stays, and the report does not say so.
+# caught by: I3
+mutate(snapcell/unwind.hpp [=[
+  detail::unwind_mount(policies, plan, unit, report);
+]=] [=[
+  if (report.remains.empty()) detail::unwind_mount(policies, plan, unit, report);
+]=])

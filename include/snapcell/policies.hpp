@@ -1,0 +1,135 @@
+#pragma once
+// The three mechanisms a Session is generic over, as concepts. A policy knows
+// its mechanism only; the Session knows the order of steps, and the guards that
+// decide whether a destructive step may act live in the core (ownership.hpp,
+// unwind.hpp), so every backend gets the same proofs.
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapcell/error.hpp"
+
+namespace snapcell {
+
+using Pid = int;
+using DeviceId = std::uint64_t;
+using Millis = std::chrono::milliseconds;
+
+// What mount(2) needs to attach a volume. `source` is unique to the session so
+// that mountinfo can later prove which mount is ours.
+struct MountSpec {
+  std::string source;
+  std::string fs_type;
+  std::string options;
+  bool operator==(const MountSpec&) const = default;
+};
+
+// One volume as the volume manager lists it.
+struct VolumeInfo {
+  std::string name;
+  std::string origin;  // what it is a snapshot of; empty for an origin itself
+};
+
+// The facts about a path that decide whether it is a session's own mount; the
+// decision itself is `decide_ownership` in ownership.hpp.
+struct MountEntry {
+  int mount_id = 0;
+  int parent_id = 0;
+  std::string target;
+  std::string source;
+  std::string fs_type;
+  DeviceId device = 0;
+};
+
+struct PathFacts {
+  DeviceId path_device = 0;
+  DeviceId parent_device = 0;
+  DeviceId root_device = 0;
+  std::vector<MountEntry> mounts_at_path;  // mountinfo entries whose target is the path, in order
+  std::vector<MountEntry> mounts_below;    // entries strictly below the path (submounts)
+};
+
+enum class UnmountMode { plain, detach };
+
+struct Limits {
+  int max_processes = 256;
+  std::uint64_t max_memory_bytes = 1ull << 30;
+};
+
+struct SpawnSpec {
+  std::string root;                // the mounted snapshot the command runs in
+  std::vector<std::string> argv;   // never passed through a shell
+  Limits limits;
+};
+
+struct WaitOutcome {
+  bool timed_out = false;
+  int exit_code = 0;
+};
+
+// How much a supervisor can see. A weak one (setsid + killpg) cannot see a
+// process that left its group, so its "no survivors" is not a proof.
+enum class Containment { weak, full };
+
+template <class V>
+concept VolumeManager = requires(V volumes, const std::string& text) {
+  { volumes.snapshot(text /*origin*/, text /*name*/) } -> std::same_as<Result<MountSpec>>;
+  { volumes.remove(text /*name*/) } -> std::same_as<Status>;
+  { volumes.list(text /*name prefix*/) } -> std::same_as<Result<std::vector<VolumeInfo>>>;
+  { volumes.mount_spec(text /*name*/) } -> std::same_as<Result<MountSpec>>;
+};
+
+template <class M>
+concept Mounter = requires(M mounter, const std::string& path, const MountSpec& spec, DeviceId device) {
+  { mounter.make_dir(path) } -> std::same_as<Status>;  // exclusive: EEXIST is an error
+  { mounter.remove_dir(path) } -> std::same_as<Status>;
+  { mounter.mount(spec, path) } -> std::same_as<Status>;
+  { mounter.facts(path) } -> std::same_as<Result<PathFacts>>;
+  { mounter.unmount(path, UnmountMode::plain) } -> std::same_as<Status>;
+  { mounter.holders(device) } -> std::same_as<Result<std::vector<Pid>>>;  // root, cwd or fd on device
+  { mounter.list_dir(path) } -> std::same_as<Result<std::vector<std::string>>>;
+};
+
+// A supervisor's Unit is the containment identity recorded at spawn time; it
+// can be written to the journal and read back by reap, which re-verifies it.
+template <class S>
+concept Supervisor =
+    requires(S supervisor, typename S::Unit& unit, const typename S::Unit& const_unit, const SpawnSpec& spec,
+             const std::string& text, Millis time, Pid pid, int signal) {
+      { S::containment } -> std::convertible_to<Containment>;
+      { S::kind } -> std::convertible_to<std::string_view>;
+      { supervisor.unit_for(text /*session name*/) } -> std::same_as<typename S::Unit>;
+      // spawn() leaves the command waiting at a handshake, tied to the
+      // controller's life; launch() lets it run once its identity is journaled.
+      // So a controller that dies in between leaves no build nobody knows of.
+      { supervisor.spawn(unit, spec) } -> std::same_as<Status>;
+      { supervisor.launch(unit) } -> std::same_as<Status>;
+      { supervisor.wait(unit, time /*deadline from spawn*/) } -> std::same_as<Result<WaitOutcome>>;
+      { supervisor.kill_all(unit, time /*grace*/) } -> std::same_as<Status>;
+      { supervisor.survivors(unit) } -> std::same_as<Result<std::vector<Pid>>>;
+      { supervisor.signal_member(unit, pid, signal) } -> std::same_as<Status>;
+      { supervisor.release(unit) } -> std::same_as<Status>;
+      { const_unit.serialize() } -> std::same_as<std::string>;
+      { const_unit.belongs_to(text /*session name*/) } -> std::same_as<bool>;
+      { S::Unit::parse(text) } -> std::same_as<Result<typename S::Unit>>;
+    };
+
+// The journal: one record per session, created exclusively (that claim is what
+// makes a name unique) and locked for as long as its controller lives, so that
+// reap can tell a dead session from a live one.
+template <class J>
+concept JournalStore = requires(J journal, const std::string& text) {
+  { journal.claim(text /*name*/, text /*content*/) } -> std::same_as<Status>;  // EEXIST if taken
+  { journal.update(text /*name*/, text /*content*/) } -> std::same_as<Status>;
+  { journal.read(text /*name*/) } -> std::same_as<Result<std::string>>;
+  { journal.names() } -> std::same_as<Result<std::vector<std::string>>>;
+  { journal.try_adopt(text /*name*/) } -> std::same_as<Result<bool>>;  // false: a live controller holds it
+  { journal.release(text /*name*/) } -> std::same_as<Status>;           // drop the lock, keep the record
+  { journal.erase(text /*name*/) } -> std::same_as<Status>;
+};
+
+}  // namespace snapcell

@@ -1,0 +1,96 @@
+#pragma once
+// What a teardown (or reap) did, what failed, and what remains. The report is
+// the session's account; the invariant checks never trust it, they compare it
+// with the world, and I3 demands that it names exactly what is left.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/policies.hpp"
+
+namespace snapcell {
+
+enum class ResourceKind { process, unit, mount, mount_point, volume, journal };
+
+inline std::string_view to_string(ResourceKind kind) {
+  switch (kind) {
+    case ResourceKind::process: return "process";
+    case ResourceKind::unit: return "unit";
+    case ResourceKind::mount: return "mount";
+    case ResourceKind::mount_point: return "mount point";
+    case ResourceKind::volume: return "volume";
+    case ResourceKind::journal: return "journal record";
+  }
+  return "?";
+}
+
+enum class Outcome {
+  done,     // the step acted and its effect was verified
+  absent,   // nothing to do: the resource does not exist (never made, or already gone)
+  refused,  // a guard did not prove the target is the session's own: left alone
+  failed,   // the step acted and the system said no
+};
+
+inline std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::done: return "done";
+    case Outcome::absent: return "absent";
+    case Outcome::refused: return "refused";
+    case Outcome::failed: return "failed";
+  }
+  return "?";
+}
+
+struct StepResult {
+  std::string step;
+  std::string target;
+  Outcome outcome = Outcome::done;
+  std::string detail;
+};
+
+struct Remains {
+  ResourceKind kind;
+  std::string target;
+  std::string why;
+};
+
+struct Report {
+  std::string session;
+  std::vector<StepResult> steps;
+  std::vector<Remains> remains;
+  std::vector<Error> errors;        // setup or run failures before teardown
+  std::optional<WaitOutcome> build; // how the command ended, when it ran
+  bool containment_proven = false;  // false for weak supervisors: survivors may be invisible
+  bool lazily_detached = false;
+  std::vector<std::pair<std::string, double>> phase_ms;
+
+  bool clean() const { return remains.empty(); }
+
+  void add(std::string step, std::string target, Outcome outcome, std::string detail = {}) {
+    steps.push_back({std::move(step), std::move(target), outcome, std::move(detail)});
+  }
+  void remain(ResourceKind kind, std::string target, std::string why) {
+    remains.push_back({kind, std::move(target), std::move(why)});
+  }
+};
+
+inline std::string format_report(const Report& report) {
+  std::string text = fmt::format("session {}: {}\n", report.session, report.clean() ? "clean" : "LEFT RESOURCES");
+  if (report.build)
+    text += report.build->timed_out ? "  build: killed at its deadline\n"
+                                    : fmt::format("  build: exited with {}\n", report.build->exit_code);
+  for (const auto& error : report.errors) text += fmt::format("  error: {}\n", error.message());
+  for (const auto& step : report.steps)
+    text += fmt::format("  {:<14} {:<8} {}{}{}\n", step.step, to_string(step.outcome), step.target,
+                        step.detail.empty() ? "" : ": ", step.detail);
+  for (const auto& left : report.remains)
+    text += fmt::format("  remains {} {}: {}\n", to_string(left.kind), left.target, left.why);
+  if (!report.containment_proven) text += "  containment: not proven (weak supervisor, or unit unknown)\n";
+  return text;
+}
+
+}  // namespace snapcell
