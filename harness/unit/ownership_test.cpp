@@ -120,10 +120,28 @@ TEST_CASE("ownership: a source that merely shares a prefix with ours is another 
   CHECK(refusal(facts) == "the mount on top has source '', not the session's '/dev/mapper/vg0-ci--00000000deadbeef'");
 }
 
-TEST_CASE("ownership: a mountinfo device that differs from the stat device is refused", "[ownership]") {
+TEST_CASE("ownership: a btrfs subvolume is proven by source and root, whatever its mountinfo device", "[ownership]") {
   PathFacts facts = mounted_facts();
-  facts.mounts_at_path.front().device = 64772;
-  CHECK(refusal(facts) == "mountinfo device 64772 differs from stat device 64771");
+  facts.mounts_at_path.front().device = 64772;  // btrfs: st_dev of a subvolume is not mountinfo's
+  facts.mounts_at_path.front().root = "/snapshots/ci-00000000deadbeef";
+  const std::string identity = kSource + "[/snapshots/ci-00000000deadbeef]";
+  auto proof = decide_ownership(kPath, facts, identity);
+  REQUIRE(proof);
+  CHECK(proof->device == kSnapshot);  // stat's device: what a process inside reports
+  CHECK(refusal(facts) == "the mount on top has source '" + identity + "', not the session's '" + kSource + "'");
+}
+
+TEST_CASE("ownership: another subvolume of the same device is refused by its root", "[ownership]") {
+  PathFacts facts = mounted_facts();
+  facts.mounts_at_path.front().root = "/base";
+  CHECK(refusal(facts, kSource + "[/snapshots/ci-00000000deadbeef]") ==
+        "the mount on top has source '" + kSource + "[/base]', not the session's '" + kSource +
+            "[/snapshots/ci-00000000deadbeef]'");
+}
+
+TEST_CASE("ownership: mount_identity adds the root only when it is not the filesystem's own", "[ownership]") {
+  CHECK(snapcell::mount_identity("overlay-x", "/") == "overlay-x");
+  CHECK(snapcell::mount_identity("/dev/loop0", "/snap") == "/dev/loop0[/snap]");
 }
 
 TEST_CASE("ownership: an empty expected source is refused before any fact is looked at", "[ownership]") {

@@ -20,11 +20,11 @@ TEST_CASE("session: bad input is refused before anything is claimed", "[session]
     std::string detail;
   };
   const Case cases[] = {
-      {{"", {"well-behaved"}}, "is empty"},
-      {{"base", {}}, "is empty"},
-      {{"base", {""}}, "program name is empty"},
-      {{"ba\nse", {"well-behaved"}}, "control character"},
-      {{"base", {std::string("a\0b", 3)}}, "NUL"},
+      {{"", {"well-behaved"}, ""}, "is empty"},
+      {{"base", {}, ""}, "is empty"},
+      {{"base", {""}, ""}, "program name is empty"},
+      {{"ba\nse", {"well-behaved"}, ""}, "control character"},
+      {{"base", {std::string("a\0b", 3)}, ""}, "NUL"},
   };
   for (const auto& c : cases) {
     auto session = sim.new_session(controller);

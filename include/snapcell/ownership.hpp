@@ -19,6 +19,8 @@ struct MountProof {
   int mount_id = 0;
 };
 
+// The device that counts is stat's: it is what /proc/PID/root and cwd of a
+// process inside report, and btrfs gives each subvolume its own.
 // Pure: decides from observed facts only, so the same rule runs against the
 // real kernel and the fake one, and can be fuzzed on its own.
 inline Result<MountProof> decide_ownership(const std::string& path, const PathFacts& facts,
@@ -33,10 +35,9 @@ inline Result<MountProof> decide_ownership(const std::string& path, const PathFa
     return refuse(fmt::format("is not a mount point (same device {} as its parent)", facts.path_device));
   if (facts.mounts_at_path.empty()) return refuse("mountinfo lists no mount at this path");
   const MountEntry& top = facts.mounts_at_path.back();
-  if (top.source != expected_source)
-    return refuse(fmt::format("the mount on top has source '{}', not the session's '{}'", top.source, expected_source));
-  if (top.device != facts.path_device)
-    return refuse(fmt::format("mountinfo device {} differs from stat device {}", top.device, facts.path_device));
+  const std::string identity = mount_identity(top.source, top.root);
+  if (identity != expected_source)
+    return refuse(fmt::format("the mount on top has source '{}', not the session's '{}'", identity, expected_source));
   return MountProof{path, facts.path_device, top.mount_id};
 }
 

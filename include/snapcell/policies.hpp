@@ -21,10 +21,14 @@ using Millis = std::chrono::milliseconds;
 
 // What mount(2) needs to attach a volume. `source` is unique to the session so
 // that mountinfo can later prove which mount is ours.
+// `root` is the directory of the filesystem that becomes the mount's root
+// (a btrfs subvolume, a bind mount's source): mountinfo shows it beside the
+// source, and only the two together tell two subvolumes of one device apart.
 struct MountSpec {
   std::string source;
-  std::string fs_type;
+  std::string fs_type;  // "bind" for a bind mount of `source`
   std::string options;
+  std::string root = "/";
   bool operator==(const MountSpec&) const = default;
 };
 
@@ -42,8 +46,15 @@ struct MountEntry {
   std::string target;
   std::string source;
   std::string fs_type;
-  DeviceId device = 0;
+  DeviceId device = 0;  // mountinfo's major:minor; btrfs reports another st_dev per subvolume
+  std::string root = "/";
 };
+
+// What identifies a mount in mountinfo: its source, and its root when that
+// is not the filesystem's own root.
+inline std::string mount_identity(const std::string& source, const std::string& root) {
+  return root == "/" ? source : source + "[" + root + "]";
+}
 
 struct PathFacts {
   DeviceId path_device = 0;
@@ -64,6 +75,7 @@ struct SpawnSpec {
   std::string root;                // the mounted snapshot the command runs in
   std::vector<std::string> argv;   // never passed through a shell
   Limits limits;
+  std::string log_path;            // stdout and stderr go here; empty: /dev/null
 };
 
 struct WaitOutcome {

@@ -35,6 +35,7 @@ struct SessionConfig {
 struct BuildRequest {
   std::string origin;
   std::vector<std::string> argv;
+  std::string log_path;  // where the command's stdout and stderr go; empty: nowhere
 };
 
 inline Status validate_config(const SessionConfig& config) {
@@ -119,7 +120,7 @@ class Session {
     auto snapshot_timer = phase_timer("snapshot");
     auto spec = volumes_.snapshot(plan_.origin, plan_.volume);
     if (!spec) return abort_with(spec.status());
-    plan_.mount_source = spec->source;
+    plan_.mount_source = mount_identity(spec->source, spec->root);
     if (Status journaled = journal_.update(plan_.name, serialize_plan(plan_)); !journaled) return abort_with(journaled);
     snapshot_timer.stop();
 
@@ -143,7 +144,7 @@ class Session {
     unit_ = supervisor_.unit_for(plan_.name);
     plan_.unit = unit_->serialize();
     if (Status journaled = journal_.update(plan_.name, serialize_plan(plan_)); !journaled) return abort_with(journaled);
-    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits});
+    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits, request_.log_path});
         !spawned)
       return abort_with(spawned);
     plan_.unit = unit_->serialize();

@@ -361,7 +361,10 @@ class World {
     signals_.push_back({sender, target.pid, target.serial, target.lineage, target.label, signal, by_bare_pid, now_});
     if (!target.alive || signal == 0) return;
     if (signal == SIGTERM) {
-      if (target.script == Script::ignores_term || target.script == Script::host) return;
+      // A namespace's init gets only the signals it handles: ours passes TERM
+      // on to its children (each is sent its own here) and stays for the KILL.
+      if (target.script == Script::ignores_term || target.script == Script::host || target.script == Script::init)
+        return;
       if (target.script == Script::forks_on_term) {
         target.script = Script::sleeps;  // once is enough to race the sweep
         if (FakeProcess* child = fork(target, Script::sleeps)) setsid(*child);
