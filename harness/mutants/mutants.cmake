@@ -26,7 +26,7 @@ foreach(spec IN LISTS SNAPCELL_MUTANTS)
   snapcell_add_property_suite(${suite} ${out})
   add_dependencies(${suite} mutant-${name}-sources)
   # One translation unit and light optimisation: these are built seven times.
-  set_target_properties(${suite} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
+  set_target_properties(${suite} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0 DISABLE_PRECOMPILE_HEADERS ON)
   target_compile_options(${suite} PRIVATE -O1 -g0)
 
   add_test(NAME mutant/${name}

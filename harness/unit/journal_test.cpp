@@ -32,6 +32,7 @@ SessionPlan sample_plan() {
   plan.volume = "ci-00000000deadbeef";
   plan.mount_point = "/run/snapcell/ci-00000000deadbeef";
   plan.mount_source = "/dev/mapper/vg0-ci--00000000deadbeef";
+  plan.volumes_kind = "lvm-thin";
   plan.supervisor_kind = "cgroup+pidns";
   plan.unit = "cgroup=/sys/fs/cgroup/snapcell/ci-00000000deadbeef pidns=4026532281 init=4242";
   return plan;
@@ -44,6 +45,7 @@ const std::string kSampleText =
     "volume ci-00000000deadbeef\n"
     "mount_point /run/snapcell/ci-00000000deadbeef\n"
     "mount_source /dev/mapper/vg0-ci--00000000deadbeef\n"
+    "volumes lvm-thin\n"
     "supervisor cgroup+pidns\n"
     "unit cgroup=/sys/fs/cgroup/snapcell/ci-00000000deadbeef pidns=4026532281 init=4242\n";
 
@@ -89,7 +91,7 @@ TEST_CASE("journal: parse_plan reads back exactly what serialize_plan wrote", "[
 }
 
 TEST_CASE("journal: a fresh plan with empty mount source and unit round-trips", "[journal]") {
-  SessionPlan plan = plan_for("ci-00000000deadbeef", "vg0/base", kRunDir, "session");
+  SessionPlan plan = plan_for("ci-00000000deadbeef", "vg0/base", kRunDir, "lvm", "session");
   CHECK(plan.volume == "ci-00000000deadbeef");
   CHECK(plan.mount_point == "/run/snapcell/ci-00000000deadbeef");
   CHECK(plan.mount_source.empty());
@@ -97,7 +99,7 @@ TEST_CASE("journal: a fresh plan with empty mount source and unit round-trips", 
   std::string text = serialize_plan(plan);
   CHECK(text ==
         "snapcell-journal 1\nname ci-00000000deadbeef\norigin vg0/base\nvolume ci-00000000deadbeef\n"
-        "mount_point /run/snapcell/ci-00000000deadbeef\nmount_source \nsupervisor session\nunit \n");
+        "mount_point /run/snapcell/ci-00000000deadbeef\nmount_source \nvolumes lvm\nsupervisor session\nunit \n");
   auto parsed = parse_plan(text);
   REQUIRE(parsed);
   CHECK(*parsed == plan);
@@ -135,14 +137,14 @@ TEST_CASE("journal: a refused record names the parse operation with code 0", "[j
 }
 
 TEST_CASE("journal: parse_plan refuses a record with a missing key", "[journal]") {
-  const char* keys[] = {"name", "origin", "volume", "mount_point", "mount_source", "supervisor", "unit"};
+  const char* keys[] = {"name", "origin", "volume", "mount_point", "mount_source", "volumes", "supervisor", "unit"};
   for (std::size_t missing = 0; missing < 7; ++missing) {
     auto lines = lines_of(kSampleText);
     lines.erase(lines.begin() + 1 + static_cast<long>(missing));
     INFO("without " << keys[missing]);
     // The line after the gap stands where the missing key was expected; the
     // last key leaves the record one line short.
-    std::string expected = missing == 6 ? "truncated before 'unit'" : "expected '"s + keys[missing] + "'";
+    std::string expected = missing == 7 ? "truncated before 'unit'" : "expected '"s + keys[missing] + "'";
     CHECK(parse_detail(join_lines(lines)) == expected);
   }
 }
@@ -155,7 +157,7 @@ TEST_CASE("journal: parse_plan refuses reordered keys", "[journal]") {
   std::swap(lines[4], lines[5]);  // mount_source before mount_point
   CHECK(parse_detail(join_lines(lines)) == "expected 'mount_point'");
   lines = lines_of(kSampleText);
-  std::swap(lines[6], lines[7]);  // unit before supervisor
+  std::swap(lines[7], lines[8]);  // unit before supervisor
   CHECK(parse_detail(join_lines(lines)) == "expected 'supervisor'");
 }
 
@@ -201,7 +203,7 @@ TEST_CASE("journal: parse_plan refuses CR and NUL characters in values", "[journ
   };
   CHECK(parse_detail(with_line(1, "name ci-00000000deadbeef\r\n")) == "'name' holds a control character");
   CHECK(parse_detail(with_line(2, "origin vg0/\rbase\n")) == "'origin' holds a control character");
-  CHECK(parse_detail(with_line(7, "unit x\r\n")) == "'unit' holds a control character");
+  CHECK(parse_detail(with_line(8, "unit x\r\n")) == "'unit' holds a control character");
   CHECK(parse_detail(with_line(5, "mount_source /dev/x\0y\n"s)) == "'mount_source' holds a control character");
   // A record written with CRLF line ends fails at its header.
   std::string crlf;
@@ -223,7 +225,7 @@ TEST_CASE("journal: parse_plan refuses keys that are misspelt, padded or glued t
   CHECK(parse_detail(with_line(1, "name\tci-00000000deadbeef\n")) == "expected 'name'");
   CHECK(parse_detail(with_line(4, "mount_point/run/snapcell/x\n")) == "expected 'mount_point'");
   CHECK(parse_detail(with_line(4, "mount_point_x /run/snapcell/x\n")) == "expected 'mount_point'");
-  CHECK(parse_detail(with_line(6, "supervisor_kind cgroup\n")) == "expected 'supervisor'");
+  CHECK(parse_detail(with_line(7, "supervisor_kind cgroup\n")) == "expected 'supervisor'");
   CHECK(parse_detail(with_line(4, "\n")) == "expected 'mount_point'");
 }
 
@@ -236,7 +238,7 @@ TEST_CASE("journal: a field holding a newline does not read back, and validate_p
 
 TEST_CASE("journal: validate_plan accepts a plan that follows the naming convention", "[journal]") {
   CHECK(validate_detail(sample_plan()) == "<accepted>");
-  CHECK(validate_detail(plan_for("ci-ffffffffffffffff", "vg0/base", kRunDir, "session")) == "<accepted>");
+  CHECK(validate_detail(plan_for("ci-ffffffffffffffff", "vg0/base", kRunDir, "lvm", "session")) == "<accepted>");
   auto parsed = parse_plan(kSampleText);
   REQUIRE(parsed);
   CHECK(validate_detail(*parsed) == "<accepted>");
@@ -252,7 +254,7 @@ TEST_CASE("journal: validate_plan refuses a name that is not <prefix>-<16 hex>",
     INFO(name);
     CHECK(validate_detail(plan) == "name does not follow 'ci-<16 hex>'");
   }
-  Status status = validate_plan(plan_for("x-0", "vg0/base", kRunDir, "session"), kPrefix, kRunDir);
+  Status status = validate_plan(plan_for("x-0", "vg0/base", kRunDir, "lvm", "session"), kPrefix, kRunDir);
   REQUIRE_FALSE(status);
   CHECK(status.error().operation == "validate journal record");
   CHECK(status.error().target == "x-0");

@@ -16,7 +16,7 @@ TEST_CASE("reap: a forged record that names another resource is not followed", "
   Sim sim;
   auto& owner = sim.add_controller();
   const std::string name = "snapcell-00000000000000f0";
-  SessionPlan forged = plan_for(name, "base", sim.config.run_dir, "default");
+  SessionPlan forged = plan_for(name, "base", sim.config.run_dir, "fake", "default");
   forged.volume = "base";          // the origin itself
   forged.mount_point = "/home";    // a directory on the root filesystem
   sim.world.journal()[name] = {serialize_plan(forged), owner.id};
@@ -46,16 +46,23 @@ TEST_CASE("reap: an orphaned volume and mount point without a record are claimed
   CHECK(check_always(sim.world).empty());
 }
 
-TEST_CASE("reap: a record of another supervisor kind is left for that kind", "[reap]") {
+TEST_CASE("reap: a record of another backend or supervisor kind is left for that kind's reap", "[reap]") {
   Sim sim;
   auto& owner = sim.add_controller();
-  const std::string name = "snapcell-00000000000000f2";
-  sim.world.journal()[name] = {serialize_plan(plan_for(name, "base", sim.config.run_dir, "session")), owner.id};
+  const std::string session_kind = "snapcell-00000000000000f2";
+  const std::string lvm_kind = "snapcell-00000000000000f3";
+  sim.world.journal()[session_kind] = {serialize_plan(plan_for(session_kind, "base", sim.config.run_dir, "fake", "session")),
+                                       owner.id};
+  sim.world.journal()[lvm_kind] = {serialize_plan(plan_for(lvm_kind, "base", sim.config.run_dir, "lvm", "default")),
+                                   owner.id};
   sim.world.crash(owner.id);
   ReapReport reaped = sim.reap();
-  REQUIRE(reaped.sessions.size() == 1);
-  CHECK_FALSE(reaped.clean());
-  CHECK(sim.world.journal().count(name) == 1);
+  CHECK(reaped.sessions.empty());
+  CHECK(reaped.other_kind == std::vector<std::string>{session_kind, lvm_kind});
+  CHECK(reaped.clean());
+  CHECK(sim.world.journal().count(session_kind) == 1);
+  CHECK(sim.world.journal().count(lvm_kind) == 1);
+  CHECK_FALSE(sim.world.journal().at(lvm_kind).holder.has_value());  // released again for the right reap
 }
 
 TEST_CASE("reap: bad configuration is an error, not a walk over everything", "[reap]") {

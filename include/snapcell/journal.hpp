@@ -22,6 +22,7 @@ struct SessionPlan {
   std::string volume;
   std::string mount_point;
   std::string mount_source;     // filled once the volume manager has said how to mount it
+  std::string volumes_kind;     // which VolumeManager holds the volume: reap must use the same
   std::string supervisor_kind;
   std::string unit;             // the supervisor's serialized Unit, once spawned
 
@@ -31,8 +32,9 @@ struct SessionPlan {
 inline std::string mount_point_for(std::string_view run_dir, std::string_view name) { return join_path(run_dir, name); }
 
 inline SessionPlan plan_for(std::string name, std::string origin, std::string_view run_dir,
-                            std::string supervisor_kind) {
+                            std::string volumes_kind, std::string supervisor_kind) {
   SessionPlan plan;
+  plan.volumes_kind = std::move(volumes_kind);
   plan.volume = name;
   plan.mount_point = mount_point_for(run_dir, name);
   plan.name = std::move(name);
@@ -46,9 +48,10 @@ inline bool has_line_break(std::string_view text) { return text.find_first_of("\
 }  // namespace detail
 
 inline std::string serialize_plan(const SessionPlan& plan) {
-  return fmt::format("{}\nname {}\norigin {}\nvolume {}\nmount_point {}\nmount_source {}\nsupervisor {}\nunit {}\n",
-                     journal_format_version, plan.name, plan.origin, plan.volume, plan.mount_point,
-                     plan.mount_source, plan.supervisor_kind, plan.unit);
+  return fmt::format(
+      "{}\nname {}\norigin {}\nvolume {}\nmount_point {}\nmount_source {}\nvolumes {}\nsupervisor {}\nunit {}\n",
+      journal_format_version, plan.name, plan.origin, plan.volume, plan.mount_point, plan.mount_source,
+      plan.volumes_kind, plan.supervisor_kind, plan.unit);
 }
 
 // Strict: every key once, in order, nothing else. A record that does not read
@@ -57,8 +60,9 @@ inline Result<SessionPlan> parse_plan(std::string_view text) {
   auto reject = [](std::string why) { return Result<SessionPlan>{logic_error("parse journal record", "", std::move(why))}; };
   SessionPlan plan;
   std::string* fields[] = {&plan.name,        &plan.origin,          &plan.volume, &plan.mount_point,
-                           &plan.mount_source, &plan.supervisor_kind, &plan.unit};
-  constexpr std::string_view keys[] = {"name", "origin", "volume", "mount_point", "mount_source", "supervisor", "unit"};
+                           &plan.mount_source, &plan.volumes_kind, &plan.supervisor_kind, &plan.unit};
+  constexpr std::string_view keys[] = {"name",         "origin",  "volume",     "mount_point",
+                                       "mount_source", "volumes", "supervisor", "unit"};
 
   auto next_line = [&text]() -> std::optional<std::string_view> {
     auto end = text.find('\n');
@@ -93,7 +97,7 @@ inline Status validate_plan(const SessionPlan& plan, std::string_view prefix, st
   if (plan.volume != plan.name) return reject("volume is not the session's name");
   if (plan.mount_point != mount_point_for(run_dir, plan.name)) return reject("mount point is not under the run dir");
   if (plan.origin.empty() || plan.origin == plan.volume) return reject("origin is empty or the session itself");
-  for (const std::string* field : {&plan.origin, &plan.mount_source, &plan.supervisor_kind, &plan.unit})
+  for (const std::string* field : {&plan.origin, &plan.mount_source, &plan.volumes_kind, &plan.supervisor_kind, &plan.unit})
     if (detail::has_line_break(*field)) return reject("a field holds a line break");
   return {};
 }

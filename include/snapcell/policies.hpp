@@ -89,6 +89,7 @@ enum class Containment { weak, full };
 
 template <class V>
 concept VolumeManager = requires(V volumes, const std::string& text) {
+  { V::kind } -> std::convertible_to<std::string_view>;  // recorded in the journal, for reap
   { volumes.snapshot(text /*origin*/, text /*name*/) } -> std::same_as<Result<MountSpec>>;
   { volumes.remove(text /*name*/) } -> std::same_as<Status>;
   { volumes.list(text /*name prefix*/) } -> std::same_as<Result<std::vector<VolumeInfo>>>;

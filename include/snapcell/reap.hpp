@@ -28,7 +28,8 @@ struct ReapConfig {
 
 struct ReapReport {
   std::vector<Report> sessions;
-  std::vector<std::string> live;  // records held by a live controller: left alone
+  std::vector<std::string> live;        // records held by a live controller: left alone
+  std::vector<std::string> other_kind;  // records of another backend or supervisor: for that kind's reap
   std::vector<Error> errors;
 
   bool clean() const {
@@ -40,7 +41,7 @@ namespace detail {
 
 // The record is trusted only as far as it agrees with the naming convention;
 // otherwise the convention alone says what to look for.
-template <Supervisor S>
+template <VolumeManager V, Supervisor S>
 std::pair<SessionPlan, std::optional<typename S::Unit>> plan_to_reap(S& supervisor, const std::string& name,
                                                                      const Result<std::string>& record,
                                                                      const ReapConfig& config, Report& report) {
@@ -57,23 +58,25 @@ std::pair<SessionPlan, std::optional<typename S::Unit>> plan_to_reap(S& supervis
     }
     report.add("journal", name, Outcome::refused, "record unreadable or inconsistent; using the naming convention");
   }
-  SessionPlan plan = plan_for(name, "", config.run_dir, std::string(S::kind));
+  SessionPlan plan = plan_for(name, "", config.run_dir, std::string(V::kind), std::string(S::kind));
   return {std::move(plan), supervisor.unit_for(name)};
 }
 
+// Whether the record names the kinds this reap runs with. A record that
+// cannot be read is taken to be ours: the naming convention then decides.
+template <VolumeManager V, Supervisor S>
+bool same_kinds(const Result<std::string>& record) {
+  if (!record) return true;
+  auto plan = parse_plan(*record);
+  return !plan || (plan->volumes_kind == V::kind && plan->supervisor_kind == S::kind);
+}
+
 template <VolumeManager V, Mounter M, Supervisor S, JournalStore J>
-Report reap_adopted(Policies<V, M, S> policies, J& journal, const std::string& name, const ReapConfig& config) {
+Report reap_adopted(Policies<V, M, S> policies, J& journal, const std::string& name, const Result<std::string>& record,
+                    const ReapConfig& config) {
   Report report;
   report.session = name;
-  auto [plan, unit] = plan_to_reap(policies.supervisor, name, journal.read(name), config, report);
-  if (plan.supervisor_kind != S::kind) {
-    report.errors.push_back(logic_error("reap", name,
-                                        fmt::format("journal names supervisor '{}', reap runs '{}'",
-                                                    plan.supervisor_kind, S::kind)));
-    report.remain(ResourceKind::journal, name, "needs reap with its own supervisor kind");
-    (void)journal.release(name);
-    return report;
-  }
+  auto [plan, unit] = plan_to_reap<V>(policies.supervisor, name, record, config, report);
   unwind(policies, plan, unit, config.grace, report);
   settle_record(journal, name, report);
   return report;
@@ -103,7 +106,13 @@ ReapReport reap(Policies<V, M, S> policies, J& journal, const ReapConfig& config
       result.live.push_back(name);
       continue;
     }
-    result.sessions.push_back(detail::reap_adopted(policies, journal, name, config));
+    auto record = journal.read(name);
+    if (!detail::same_kinds<V, S>(record)) {
+      result.other_kind.push_back(name);
+      (void)journal.release(name);
+      continue;
+    }
+    result.sessions.push_back(detail::reap_adopted(policies, journal, name, record, config));
   }
 
   // Leftovers with no record at all: a volume or a mount point that carries
@@ -123,12 +132,12 @@ ReapReport reap(Policies<V, M, S> policies, J& journal, const ReapConfig& config
   orphans.erase(std::unique(orphans.begin(), orphans.end()), orphans.end());
   for (const std::string& name : orphans) {
     if (!is_session_name(config.prefix, name) || std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
-    SessionPlan plan = plan_for(name, "", config.run_dir, std::string(S::kind));
+    SessionPlan plan = plan_for(name, "", config.run_dir, std::string(V::kind), std::string(S::kind));
     if (Status claimed = journal.claim(name, serialize_plan(plan)); !claimed) {
       if (claimed.code() != EEXIST) result.errors.push_back(claimed.error());
       continue;
     }
-    result.sessions.push_back(detail::reap_adopted(policies, journal, name, config));
+    result.sessions.push_back(detail::reap_adopted(policies, journal, name, journal.read(name), config));
   }
   return result;
 }

@@ -92,8 +92,8 @@ class Session {
 
     auto claim_timer = phase_timer("claim");
     for (int attempt = 0; attempt < config_.name_attempts; ++attempt) {
-      SessionPlan plan =
-          plan_for(session_name(config_.prefix, nonce_()), request_.origin, config_.run_dir, std::string(S::kind));
+      SessionPlan plan = plan_for(session_name(config_.prefix, nonce_()), request_.origin, config_.run_dir,
+                                  std::string(V::kind), std::string(S::kind));
       Status claimed = journal_.claim(plan.name, serialize_plan(plan));
       if (claimed) {
         plan_ = std::move(plan);

@@ -12,6 +12,8 @@ namespace snapcell::fake {
 
 class FakeVolumes {
  public:
+  static constexpr std::string_view kind = "fake";
+
   FakeVolumes(World& world, ControllerId controller) : world_(world), controller_(controller) {}
 
   static std::string source_of(const std::string& name) { return "fakevol:" + name; }
