@@ -18,7 +18,7 @@ using snapcell::Status;
 
 TEST_CASE("error: message is op(target) alone when there is neither errno nor detail", "[error]") {
   CHECK(Error{"snapshot", "vg0/base", 0, ""}.message() == "snapshot(vg0/base)");
-  CHECK(Error{"reap", "", 0, ""}.message() == "reap()");
+  CHECK(Error{"reap", "", 0, ""}.message() == "reap");
 }
 
 TEST_CASE("error: message appends the strerror text of a non-zero errno", "[error]") {
@@ -53,7 +53,7 @@ TEST_CASE("error: logic_error has code 0 and carries its detail", "[error]") {
   CHECK(error.target.empty());
   CHECK(error.code == 0);
   CHECK(error.detail == "trailing content");
-  CHECK(error.message() == "parse journal record(): trailing content");
+  CHECK(error.message() == "parse journal record: trailing content");
 }
 
 TEST_CASE("error: Failure carries the Error and its message as what()", "[error]") {

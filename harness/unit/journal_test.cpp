@@ -133,7 +133,7 @@ TEST_CASE("journal: a refused record names the parse operation with code 0", "[j
   CHECK(result.error().operation == "parse journal record");
   CHECK(result.error().target.empty());
   CHECK(result.code() == 0);
-  CHECK(result.error().message() == "parse journal record(): missing or unknown header");
+  CHECK(result.error().message() == "parse journal record: missing or unknown header");
 }
 
 TEST_CASE("journal: parse_plan refuses a record with a missing key", "[journal]") {

@@ -22,7 +22,9 @@ struct Error {
   std::string detail;     // extra words when errno alone does not explain it
 
   std::string message() const {
-    std::string text = fmt::format("{}({})", operation, target);
+    // "umount2(/run/x)" names the call and its target; a step with no target
+    // reads as itself ("--backend: unknown backend 'zfs'").
+    std::string text = target.empty() ? operation : fmt::format("{}({})", operation, target);
     if (code != 0) text += fmt::format(": {}", std::strerror(code));
     if (!detail.empty()) text += fmt::format(": {}", detail);
     return text;
