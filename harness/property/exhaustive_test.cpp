@@ -80,5 +80,6 @@ TEMPLATE_TEST_CASE("every fault point of a reap after a crash leaves nothing onc
       }
     }
   }
+  WARN(TestType::kind << ": " << fault_points << " reap fault points after a crash, all cleaned by the next reap");
   CHECK(fault_points > 100);
 }

@@ -1,0 +1,566 @@
+// Host integration (root): the real volume managers (overlayfs, btrfs on a
+// loop device, the full copy) through a whole snapshot life on the kernel,
+// and the tree operations they rest on. Every test works in a tmpfs mounted
+// on a fresh mkdtemp directory and leaves nothing behind, failing or not.
+
+#include "snapcell/linux/btrfs_volumes.hpp"
+#include "snapcell/linux/copy_volumes.hpp"
+#include "snapcell/linux/loop_btrfs.hpp"
+#include "snapcell/linux/overlay_volumes.hpp"
+#include "snapcell/linux/syscall_mounter.hpp"
+#include "snapcell/linux/tree.hpp"
+#include "snapcell/ownership.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+using snapcell::MountSpec;
+using snapcell::Result;
+using snapcell::Status;
+using snapcell::linux_sys::BtrfsVolumes;
+using snapcell::linux_sys::CopyVolumes;
+using snapcell::linux_sys::LoopBtrfs;
+using snapcell::linux_sys::OverlayVolumes;
+using snapcell::linux_sys::SyscallMounter;
+
+namespace {
+
+// ---- scaffolding (each host test file carries its own copy) --------------------
+
+bool kernel_has_filesystem(std::string_view type) {
+  std::ifstream in("/proc/filesystems");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > type.size() && line.compare(line.size() - type.size(), type.size(), type) == 0 &&
+        line[line.size() - type.size() - 1] == '\t')
+      return true;
+  return false;
+}
+
+bool program_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':'))
+    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+// A mkdtemp directory under /tmp with a private tmpfs on it, so that
+// nothing made here is on the root filesystem. On destruction everything
+// mounted at or below it is unmounted, newest first (detached lazily only if
+// busy), and the directory removed: the tmpfs takes all content with it.
+class Scratch {
+ public:
+  Scratch() {
+    char pattern[] = "/tmp/snapcell-policies-XXXXXX";
+    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1g") != 0) {
+      const int code = errno;
+      ::rmdir(path_.c_str());
+      throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
+    }
+    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    for (int round = 0; round < 8; ++round) {
+      auto mounts = snapcell::linux_sys::read_mountinfo();
+      if (!mounts) break;
+      std::vector<std::string> ours;
+      for (const auto& entry : *mounts)
+        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
+      if (ours.empty()) break;
+      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
+        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
+    }
+    ::rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(std::string_view leaf) const { return path_ + "/" + std::string(leaf); }
+
+ private:
+  std::string path_;
+};
+
+#define HOST_REQUIRE_ROOT()                    \
+  do {                                         \
+    if (::geteuid() != 0) {                    \
+      WARN("SKIPPED: not root");               \
+      return;                                  \
+    }                                          \
+  } while (0)
+
+#define HOST_REQUIRE_FILESYSTEM(type)                                           \
+  do {                                                                          \
+    if (!kernel_has_filesystem(type)) {                                         \
+      WARN("SKIPPED: the kernel has no " type " (not in /proc/filesystems)");   \
+      return;                                                                   \
+    }                                                                           \
+  } while (0)
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void make_dir(const std::string& path, mode_t mode = 0755) {
+  if (::mkdir(path.c_str(), mode) != 0) throw std::runtime_error("mkdir " + path + ": " + std::strerror(errno));
+}
+
+// A tiny base chroot.
+void fill_base(const std::string& base) {
+  make_dir(base + "/etc");
+  write_text(base + "/etc/hostname", "base\n");
+  if (::symlink("hostname", (base + "/etc/link").c_str()) != 0) throw std::runtime_error("symlink");
+}
+
+const std::string kName = "hosttest-00000000000000a1";
+
+std::string identity_on_top(const std::string& mount_point) {
+  auto mounts = snapcell::linux_sys::read_mountinfo();
+  REQUIRE(mounts);
+  std::string identity = "<none>";
+  for (const auto& entry : *mounts)
+    if (entry.mount_point == mount_point) identity = snapcell::mount_identity(entry.source, entry.root);
+  return identity;
+}
+
+// The life every backend must live through: snapshot, mount, prove, write
+// inside without touching the base, refuse removal while mounted, unmount,
+// remove, and nothing listed afterwards.
+template <class Volumes>
+void round_trip(Volumes& volumes, const std::string& origin, const std::string& run_dir) {
+  SyscallMounter mounter;
+  auto spec = volumes.snapshot(origin, kName);
+  REQUIRE(spec);
+  const std::string identity = snapcell::mount_identity(spec->source, spec->root);
+
+  auto listed = volumes.list("hosttest-");
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().name == kName);
+  CHECK(listed->front().origin == origin);
+  auto again = volumes.mount_spec(kName);
+  REQUIRE(again);
+  CHECK(*again == *spec);
+  CHECK(volumes.snapshot(origin, kName).code() == EEXIST);
+
+  const std::string mount_point = run_dir + "/" + kName;
+  REQUIRE(mounter.make_dir(mount_point));
+  REQUIRE(mounter.mount(*spec, mount_point));
+  // What the ownership proof compares: the identity the volume manager
+  // predicted is what mountinfo shows for the mounted snapshot.
+  CHECK(identity_on_top(mount_point) == identity);
+  auto facts = mounter.facts(mount_point);
+  REQUIRE(facts);
+  auto proof = snapcell::decide_ownership(mount_point, *facts, identity);
+  INFO((proof ? std::string("proven") : proof.error().message()));
+  CHECK(proof);
+
+  CHECK(read_text(mount_point + "/etc/hostname") == "base\n");
+  CHECK(read_text(mount_point + "/etc/link") == "base\n");
+  write_text(mount_point + "/etc/hostname", "build\n");
+  write_text(mount_point + "/made-by-build", "x");
+  CHECK(read_text(mount_point + "/etc/hostname") == "build\n");
+  CHECK(read_text(origin + "/etc/hostname") == "base\n");
+  CHECK_FALSE(exists(origin + "/made-by-build"));
+
+  CHECK(volumes.remove(kName).code() == EBUSY);
+  REQUIRE(mounter.unmount(mount_point, snapcell::UnmountMode::plain));
+  REQUIRE(mounter.remove_dir(mount_point));
+  REQUIRE(volumes.remove(kName));
+  CHECK(volumes.remove(kName).code() == ENOENT);
+  CHECK(volumes.mount_spec(kName).code() == ENOENT);
+  listed = volumes.list("hosttest-");
+  REQUIRE(listed);
+  CHECK(listed->empty());
+  CHECK(read_text(origin + "/etc/hostname") == "base\n");
+}
+
+std::vector<std::string> loop_devices_backed_by(const std::string& image) {
+  std::vector<std::string> devices;
+  for (int i = 0; i < 256; ++i) {
+    const std::string backing = "/sys/block/loop" + std::to_string(i) + "/loop/backing_file";
+    if (!exists(backing)) continue;
+    std::string text = read_text(backing);
+    if (text.substr(0, text.find('\n')) == image) devices.push_back("/dev/loop" + std::to_string(i));
+  }
+  return devices;
+}
+
+}  // namespace
+
+// ---- overlay -----------------------------------------------------------------
+
+TEST_CASE("host volumes: overlay snapshot mounts, takes writes, leaves the base unchanged and is removed", "[host]") {
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
+  Scratch scratch;
+  make_dir(scratch / "base");
+  fill_base(scratch / "base");
+  make_dir(scratch / "run", 0700);
+  OverlayVolumes volumes(scratch / "overlay");
+  round_trip(volumes, scratch / "base", scratch / "run");
+  CHECK_FALSE(exists(scratch / "overlay" + "/" + kName));  // work/work (mode 000) went too
+}
+
+TEST_CASE("host volumes: overlay mount root has the origin's owner and mode", "[host]") {
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
+  Scratch scratch;
+  make_dir(scratch / "base", 0751);
+  REQUIRE(::chown((scratch / "base").c_str(), 123, 456) == 0);
+  make_dir(scratch / "run", 0700);
+  OverlayVolumes volumes(scratch / "overlay");
+  SyscallMounter mounter;
+  auto spec = volumes.snapshot(scratch / "base", kName);
+  REQUIRE(spec);
+  const std::string mount_point = scratch / "run" + "/" + kName;
+  REQUIRE(mounter.make_dir(mount_point));
+  REQUIRE(mounter.mount(*spec, mount_point));
+  struct stat st {};
+  REQUIRE(::stat(mount_point.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0751);
+  CHECK(st.st_uid == 123u);
+  CHECK(st.st_gid == 456u);
+  REQUIRE(mounter.unmount(mount_point, snapcell::UnmountMode::plain));
+  REQUIRE(volumes.remove(kName));
+}
+
+TEST_CASE("host volumes: overlay refuses bad names, missing origins, option-splitting paths and taken names", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  write_text(scratch / "file", "not a directory");
+  OverlayVolumes volumes(scratch / "overlay");
+  for (const char* bad : {"", "Upper", "a/b", ".hidden", "-dash", "a b", "../x"}) {
+    INFO(bad);
+    CHECK_FALSE(volumes.snapshot(scratch / "base", bad));
+  }
+  CHECK(volumes.snapshot(scratch / "missing", kName).code() == ENOENT);
+  CHECK(volumes.snapshot(scratch / "file", kName).code() == ENOTDIR);
+  CHECK_FALSE(volumes.snapshot(scratch / "we,ird", kName));
+  CHECK_FALSE(volumes.snapshot(scratch / "we:ird", kName));
+  CHECK_FALSE(volumes.snapshot("relative/base", kName));
+  CHECK_THROWS_AS(OverlayVolumes(scratch / "with:colon"), snapcell::Failure);
+  // A refused snapshot leaves nothing.
+  auto listed = volumes.list("");
+  REQUIRE(listed);
+  CHECK(listed->empty());
+  CHECK(volumes.remove(kName).code() == ENOENT);
+}
+
+TEST_CASE("host volumes: overlay never follows a symlink or a file carrying a volume's name", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  make_dir(scratch / "outside");
+  write_text(scratch / "outside/sentinel", "keep");
+  make_dir(scratch / "overlay", 0700);
+  const std::string link_name = "hosttest-00000000000000b2";
+  REQUIRE(::symlink((scratch / "outside").c_str(), (scratch / "overlay/" + link_name).c_str()) == 0);
+  write_text(scratch / "overlay/hosttest-00000000000000b3", "a file");
+  OverlayVolumes volumes(scratch / "overlay");
+  CHECK(volumes.remove(link_name).code() == ENOTDIR);
+  CHECK(volumes.remove("hosttest-00000000000000b3").code() == ENOTDIR);
+  CHECK(read_text(scratch / "outside/sentinel") == "keep");
+  auto listed = volumes.list("hosttest-");
+  REQUIRE(listed);
+  CHECK(listed->empty());
+}
+
+TEST_CASE("host volumes: a volume whose origin record is missing lists as a snapshot of '?'", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  OverlayVolumes volumes(scratch / "overlay");
+  REQUIRE(volumes.snapshot(scratch / "base", kName));
+  REQUIRE(::unlink((scratch / "overlay/" + kName + "/origin").c_str()) == 0);
+  auto listed = volumes.list("hosttest-");
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().origin == "?");
+  CHECK_FALSE(volumes.mount_spec(kName));
+  REQUIRE(volumes.remove(kName));
+}
+
+// ---- copy ----------------------------------------------------------------------
+
+TEST_CASE("host volumes: full copy snapshot mounts as a bind mount, takes writes and is removed", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  fill_base(scratch / "base");
+  make_dir(scratch / "run", 0700);
+  // The copies on a filesystem of their own: a bind mount keeps the st_dev
+  // of where it comes from, and the proof needs the mount point's to differ
+  // from its parent's (the run dir's).
+  make_dir(scratch / "copyfs");
+  REQUIRE(::mount("snapcell-host-copies", (scratch / "copyfs").c_str(), "tmpfs", 0, "size=64m") == 0);
+  CopyVolumes volumes(scratch / "copyfs/copies");
+  auto spec = volumes.snapshot(scratch / "base", "hosttest-00000000000000c1");
+  REQUIRE(spec);
+  CHECK(spec->fs_type == "bind");
+  CHECK(spec->source == "snapcell-host-copies");  // the copies' tmpfs, as mountinfo names it
+  CHECK(spec->root == "/copies/hosttest-00000000000000c1/tree");
+  CHECK(spec->options == scratch / "copyfs/copies/hosttest-00000000000000c1/tree");
+  REQUIRE(volumes.remove("hosttest-00000000000000c1"));
+  round_trip(volumes, scratch / "base", scratch / "run");
+}
+
+TEST_CASE("host volumes: a copy on the run dir's own filesystem mounts, but is refused by the ownership proof",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  make_dir(scratch / "run", 0700);
+  CopyVolumes volumes(scratch / "copies");  // same tmpfs as the run dir
+  SyscallMounter mounter;
+  auto spec = volumes.snapshot(scratch / "base", kName);
+  REQUIRE(spec);
+  const std::string mount_point = scratch / "run/" + kName;
+  REQUIRE(mounter.make_dir(mount_point));
+  REQUIRE(mounter.mount(*spec, mount_point));
+  CHECK(identity_on_top(mount_point) == snapcell::mount_identity(spec->source, spec->root));
+  auto facts = mounter.facts(mount_point);
+  REQUIRE(facts);
+  auto proof = snapcell::decide_ownership(mount_point, *facts, snapcell::mount_identity(spec->source, spec->root));
+  REQUIRE_FALSE(proof);
+  CHECK_THAT(proof.error().detail, Catch::Contains("same device"));
+  REQUIRE(mounter.unmount(mount_point, snapcell::UnmountMode::plain));
+  REQUIRE(volumes.remove(kName));
+}
+
+TEST_CASE("host volumes: copy_tree keeps modes, owners, symlinks, device nodes and timestamps", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  const std::string src = scratch / "src";
+  make_dir(src, 0750);
+  make_dir(src + "/dir", 0555);  // filled before its mode is set
+  write_text(src + "/setuid", "#!/bin/true\n");
+  REQUIRE(::chown((src + "/setuid").c_str(), 12, 34) == 0);
+  REQUIRE(::chmod((src + "/setuid").c_str(), 04755) == 0);
+  REQUIRE(::mknod((src + "/null").c_str(), S_IFCHR | 0620, makedev(1, 3)) == 0);
+  REQUIRE(::chown((src + "/null").c_str(), 0, 5) == 0);
+  REQUIRE(::mkfifo((src + "/fifo").c_str(), 0640) == 0);
+  REQUIRE(::symlink("/etc/passwd", (src + "/abs-link").c_str()) == 0);
+  REQUIRE(::lchown((src + "/abs-link").c_str(), 77, 88) == 0);
+  const struct timespec old_times[2] = {{1000000000, 123}, {1100000000, 456789}};
+  for (const char* name : {"/setuid", "/null", "/fifo", "/abs-link"})
+    REQUIRE(::utimensat(AT_FDCWD, (src + name).c_str(), old_times, AT_SYMLINK_NOFOLLOW) == 0);
+  write_text(src + "/dir-file", "x");
+  REQUIRE(::rename((src + "/dir-file").c_str(), (src + "/dir/file").c_str()) == 0);
+  REQUIRE(::chmod((src + "/dir").c_str(), 0555) == 0);
+  REQUIRE(::utimensat(AT_FDCWD, (src + "/dir").c_str(), old_times, 0) == 0);
+
+  REQUIRE(snapcell::linux_sys::copy_tree(src, scratch / "dst"));
+  CHECK(snapcell::linux_sys::copy_tree(src, scratch / "dst").code() == EEXIST);
+
+  auto same = [&](const std::string& leaf) {
+    struct stat a {}, b {};
+    REQUIRE(::lstat((src + leaf).c_str(), &a) == 0);
+    REQUIRE(::lstat((scratch / "dst" + leaf).c_str(), &b) == 0);
+    INFO(leaf);
+    CHECK(a.st_mode == b.st_mode);
+    CHECK(a.st_uid == b.st_uid);
+    CHECK(a.st_gid == b.st_gid);
+    CHECK(a.st_rdev == b.st_rdev);
+    CHECK(a.st_mtim.tv_sec == b.st_mtim.tv_sec);
+    CHECK(a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+    CHECK(a.st_size == b.st_size);
+  };
+  for (const char* leaf : {"", "/dir", "/dir/file", "/setuid", "/null", "/fifo", "/abs-link"}) same(leaf);
+  CHECK(read_text(scratch / "dst/dir/file") == "x");
+  char target[64] = {};
+  REQUIRE(::readlink((scratch / "dst/abs-link").c_str(), target, sizeof target - 1) > 0);
+  CHECK(std::string(target) == "/etc/passwd");
+}
+
+TEST_CASE("host volumes: copy_tree refuses to copy a tree into itself or across a mount inside it", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "src");
+  CHECK(snapcell::linux_sys::copy_tree(scratch / "src", scratch / "src/inside").code() == EINVAL);
+  make_dir(scratch / "src2");
+  make_dir(scratch / "src2/mnt");
+  REQUIRE(::mount("snapcell-host-inner", (scratch / "src2/mnt").c_str(), "tmpfs", 0, nullptr) == 0);
+  CHECK(snapcell::linux_sys::copy_tree(scratch / "src2", scratch / "dst2").code() == EBUSY);
+  REQUIRE(::umount2((scratch / "src2/mnt").c_str(), UMOUNT_NOFOLLOW) == 0);
+}
+
+// ---- btrfs ---------------------------------------------------------------------
+
+TEST_CASE("host volumes: btrfs snapshot on a loop device mounts, takes writes and is removed; no loop device is left",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("btrfs");
+  if (!exists("/dev/loop-control")) {
+    WARN("SKIPPED: no /dev/loop-control");
+    return;
+  }
+  if (!program_on_path("mkfs.btrfs")) {
+    WARN("SKIPPED: mkfs.btrfs is not installed");
+    return;
+  }
+  Scratch scratch;
+  make_dir(scratch / "run", 0700);
+  std::string image;
+  {
+    LoopBtrfs loop(scratch.path());
+    image = loop.image;
+    CHECK(loop.attached());
+    CHECK(loop_devices_backed_by(image) == std::vector<std::string>{loop.device});
+    fill_base(loop.base);
+    BtrfsVolumes volumes(loop.snapshots);
+
+    auto spec = volumes.snapshot(loop.base, kName);
+    REQUIRE(spec);
+    CHECK(spec->source == loop.device);
+    CHECK(spec->fs_type == "btrfs");
+    CHECK(spec->root == "/snapshots/" + kName);
+    CHECK(spec->options.rfind("subvolid=", 0) == 0);
+    REQUIRE(volumes.remove(kName));
+
+    round_trip(volumes, loop.base, scratch / "run");
+
+    // An origin that is not a subvolume, or not on btrfs, is refused.
+    make_dir(loop.mount_point + "/plain");
+    CHECK(volumes.snapshot(loop.mount_point + "/plain", kName).code() == EINVAL);
+    make_dir(scratch / "not-btrfs");
+    CHECK(volumes.snapshot(scratch / "not-btrfs", kName).code() == EINVAL);
+    CHECK(volumes.snapshot(loop.mount_point + "/missing", kName).code() == ENOENT);
+    // The origin itself is never listed as a snapshot, and a plain directory
+    // carrying a volume's name is not a volume.
+    make_dir(loop.snapshots + "/hosttest-00000000000000d4");
+    auto listed = volumes.list("");
+    REQUIRE(listed);
+    CHECK(listed->empty());
+    CHECK(volumes.remove("hosttest-00000000000000d4").code() == EINVAL);
+    REQUIRE(loop.close());
+    CHECK_FALSE(loop.attached());
+  }
+  CHECK(loop_devices_backed_by(image).empty());
+  CHECK_FALSE(exists(image));
+}
+
+// ---- tree ----------------------------------------------------------------------
+
+TEST_CASE("host volumes: remove_tree_at refuses to cross a mount point inside the tree", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "tree");
+  make_dir(scratch / "tree/a");
+  make_dir(scratch / "tree/a/mnt");
+  REQUIRE(::mount("snapcell-host-inner", (scratch / "tree/a/mnt").c_str(), "tmpfs", 0, nullptr) == 0);
+  write_text(scratch / "tree/a/mnt/precious", "keep");
+  // A bind mount of a directory on the same filesystem: same st_dev, other mount.
+  make_dir(scratch / "elsewhere");
+  write_text(scratch / "elsewhere/precious", "keep");
+  make_dir(scratch / "tree/bound");
+  REQUIRE(::mount((scratch / "elsewhere").c_str(), (scratch / "tree/bound").c_str(), nullptr, MS_BIND, nullptr) == 0);
+
+  auto parent = snapcell::linux_sys::open_directory(scratch.path(), false);
+  REQUIRE(parent);
+  Status removed = snapcell::linux_sys::remove_tree_at(parent->get(), "tree");
+  REQUIRE_FALSE(removed);
+  CHECK(removed.code() == EBUSY);
+  CHECK_THAT(removed.error().target, Catch::Contains("tree/"));
+  CHECK(read_text(scratch / "tree/a/mnt/precious") == "keep");
+  CHECK(read_text(scratch / "elsewhere/precious") == "keep");
+
+  REQUIRE(::umount2((scratch / "tree/a/mnt").c_str(), UMOUNT_NOFOLLOW) == 0);
+  CHECK(snapcell::linux_sys::remove_tree_at(parent->get(), "tree").code() == EBUSY);
+  CHECK(read_text(scratch / "elsewhere/precious") == "keep");
+  REQUIRE(::umount2((scratch / "tree/bound").c_str(), UMOUNT_NOFOLLOW) == 0);
+  REQUIRE(snapcell::linux_sys::remove_tree_at(parent->get(), "tree"));
+  CHECK_FALSE(exists(scratch / "tree"));
+
+  // The top itself a mount point: refused before anything is removed.
+  make_dir(scratch / "top");
+  REQUIRE(::mount("snapcell-host-inner", (scratch / "top").c_str(), "tmpfs", 0, nullptr) == 0);
+  write_text(scratch / "top/precious", "keep");
+  CHECK(snapcell::linux_sys::remove_tree_at(parent->get(), "top").code() == EBUSY);
+  CHECK(read_text(scratch / "top/precious") == "keep");
+  REQUIRE(::umount2((scratch / "top").c_str(), UMOUNT_NOFOLLOW) == 0);
+}
+
+TEST_CASE("host volumes: remove_tree_at removes a symlink to the outside, never what it points to", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "outside");
+  write_text(scratch / "outside/sentinel", "keep");
+  make_dir(scratch / "tree");
+  make_dir(scratch / "tree/sub");
+  REQUIRE(::symlink((scratch / "outside/sentinel").c_str(), (scratch / "tree/sub/file-link").c_str()) == 0);
+  REQUIRE(::symlink((scratch / "outside").c_str(), (scratch / "tree/dir-link").c_str()) == 0);
+  make_dir(scratch / "tree/locked", 0);  // like overlayfs's work/work
+  make_dir(scratch / "tree/locked/inner", 0);
+  REQUIRE(::chmod((scratch / "tree/locked").c_str(), 0) == 0);
+  REQUIRE(::mkfifo((scratch / "tree/fifo").c_str(), 0600) == 0);
+
+  auto parent = snapcell::linux_sys::open_directory(scratch.path(), false);
+  REQUIRE(parent);
+  REQUIRE(snapcell::linux_sys::remove_tree_at(parent->get(), "tree"));
+  CHECK_FALSE(exists(scratch / "tree"));
+  CHECK(read_text(scratch / "outside/sentinel") == "keep");
+
+  // A symlink as the top is removed as a link.
+  REQUIRE(::symlink((scratch / "outside").c_str(), (scratch / "top-link").c_str()) == 0);
+  REQUIRE(snapcell::linux_sys::remove_tree_at(parent->get(), "top-link"));
+  CHECK(read_text(scratch / "outside/sentinel") == "keep");
+  CHECK(snapcell::linux_sys::remove_tree_at(parent->get(), "absent").code() == ENOENT);
+  CHECK_FALSE(snapcell::linux_sys::remove_tree_at(parent->get(), "../outside"));
+  CHECK(read_text(scratch / "outside/sentinel") == "keep");
+}
+
+TEST_CASE("host volumes: place_in_filesystem maps a directory onto its mount's root", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "a");
+  make_dir(scratch / "a/b");
+  make_dir(scratch / "view");
+  REQUIRE(::mount((scratch / "a").c_str(), (scratch / "view").c_str(), nullptr, MS_BIND, nullptr) == 0);
+  auto direct = snapcell::linux_sys::place_in_filesystem(scratch / "a/b");
+  REQUIRE(direct);
+  CHECK(direct->root == "/a/b");
+  CHECK(direct->mount.source == "snapcell-host-test");
+  auto through_bind = snapcell::linux_sys::place_in_filesystem(scratch / "view/b");
+  REQUIRE(through_bind);
+  CHECK(through_bind->root == "/a/b");  // the bind mount's root "/a" plus "/b"
+  auto top = snapcell::linux_sys::place_in_filesystem(scratch.path());
+  REQUIRE(top);
+  CHECK(top->root == "/");
+  REQUIRE(::umount2((scratch / "view").c_str(), UMOUNT_NOFOLLOW) == 0);
+}

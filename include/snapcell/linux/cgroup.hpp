@@ -1,0 +1,267 @@
+#pragma once
+// One build's cgroup: a leaf directory under a dedicated parent that the
+// operator made (never the root of a hierarchy, never a cgroup of anyone
+// else), and what the kernel offers on it: limits, the member list,
+// `populated` as the proof of emptiness, `cgroup.kill`, the freezer, rmdir.
+//
+// Hosts in "hybrid" mode mount the v2 hierarchy beside v1 ones and leave the
+// pids and memory controllers on v1 (this is what Debian 10 and many cloud
+// images do). Membership and killing always go through v2 (that is where
+// cgroup.kill and `populated` live); limits are set on v2 where the parent
+// delegates the controller, else on a matching leaf in the v1 hierarchy when
+// the operator named a v1 parent, and EnforcedLimits says which one holds.
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/linux/cgroup_text.hpp"
+#include "snapcell/linux/sys.hpp"
+#include "snapcell/names.hpp"
+#include "snapcell/policies.hpp"
+
+namespace snapcell::linux_sys {
+
+inline constexpr long cgroup2_magic = 0x63677270;  // CGROUP2_SUPER_MAGIC, <linux/magic.h>
+inline constexpr long cgroup1_magic = 0x27e0eb;    // CGROUP_SUPER_MAGIC
+
+// Which of a SpawnSpec's Limits the kernel will actually enforce, and by what.
+// An empty `*_by` means not enforced; `notes` says why, for the report.
+struct EnforcedLimits {
+  bool max_processes = false;
+  bool max_memory = false;
+  std::string processes_by;  // e.g. "/sys/fs/cgroup/pids/x/y/pids.max (v1)"
+  std::string memory_by;
+  std::vector<std::string> notes;
+};
+
+// A leaf name is one path component that every hierarchy and our own
+// space-separated records accept: no '/', not "." or "..", no whitespace or
+// control characters.
+inline Status validate_leaf_name(std::string_view name) {
+  auto reject = [&](std::string_view why) {
+    return Status{logic_error("validate cgroup leaf", std::string(name), std::string(why))};
+  };
+  if (name.empty()) return reject("is empty");
+  if (name.size() > 255) return reject("is longer than NAME_MAX");
+  if (name == "." || name == "..") return reject("is '.' or '..'");
+  for (unsigned char c : name) {
+    if (c == '/') return reject("is not a single path component");
+    if (c <= 0x20 || c == 0x7f) return reject("contains whitespace or a control character");
+  }
+  return {};
+}
+
+// validate_absolute_path, and no spaces: cgroup paths go into one-line records.
+inline Status validate_cgroup_dir(std::string_view what, std::string_view path) {
+  if (Status valid = validate_absolute_path(what, path); !valid) return valid;
+  if (path.find(' ') != std::string_view::npos)
+    return logic_error(fmt::format("validate {}", what), std::string(path), "contains a space");
+  return {};
+}
+
+inline std::string_view last_component(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The path is a directory on a filesystem of the given magic (cgroup2 or v1).
+inline Status check_cgroup_fs(const std::string& path, long magic) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return errno_error("statfs", path);
+  if (static_cast<long>(fs.f_type) != magic)
+    return logic_error("statfs", path, magic == cgroup2_magic ? "not on a cgroup2 filesystem" : "not on a cgroup v1 filesystem");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error("stat", path);
+  if (!S_ISDIR(st.st_mode)) return errno_error("stat", path, ENOTDIR);
+  return {};
+}
+
+// The path of `dir` inside the hierarchy mounted at `mount`, as
+// /proc/PID/cgroup prints it. That equality assumes the reader's cgroup
+// namespace root is the mount's root, which holds for a controller in the
+// initial cgroup namespace (the only place a supervisor can run: it needs the
+// host's hierarchy to make its parent).
+inline Result<std::string> hierarchy_path(std::string_view mount, std::string_view dir) {
+  if (dir.size() <= mount.size() || dir.substr(0, mount.size()) != mount || dir[mount.size()] != '/')
+    return logic_error("cgroup path", std::string(dir), fmt::format("is not below the hierarchy at {}", mount));
+  return std::string(dir.substr(mount.size()));
+}
+
+// mkdir(parent/name): the parent must exist, be a directory of the expected
+// hierarchy kind, and not be the hierarchy's root (`mount`), so that a build
+// only ever lands under a cgroup that was made for builds. EEXIST is an
+// error: a leaf is made by one session only.
+inline Result<std::string> create_leaf(const std::string& mount, const std::string& parent, std::string_view name,
+                                       long magic) {
+  if (Status valid = validate_leaf_name(name); !valid) return valid.error();
+  if (Status valid = validate_cgroup_dir("cgroup parent", parent); !valid) return valid.error();
+  if (auto below = hierarchy_path(mount, parent); !below) return below.error();
+  if (Status fs = check_cgroup_fs(parent, magic); !fs) return fs.error();
+  std::string leaf = parent + "/" + std::string(name);
+  if (::mkdir(leaf.c_str(), 0755) != 0) return errno_error("mkdir", leaf);
+  return leaf;
+}
+
+// Whether `path` is on a cgroup filesystem (v1 or v2); ENOENT when missing.
+inline Result<bool> on_cgroup_fs(const std::string& path) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return errno_error("statfs", path);
+  const long type = static_cast<long>(fs.f_type);
+  return type == cgroup2_magic || type == cgroup1_magic;
+}
+
+// rmdir of a leaf and of whatever cgroups the build made below it, deepest
+// first (cgroupfs refuses rmdir of a cgroup that has children). ENOENT is
+// success, so release is idempotent; EBUSY while any process remains. A path
+// that is not on a cgroup filesystem is refused before anything is removed.
+inline Status remove_leaf(const std::string& leaf) {
+  auto cgroupfs = on_cgroup_fs(leaf);
+  if (!cgroupfs) return cgroupfs.code() == ENOENT ? Status{} : cgroupfs.status();
+  if (!*cgroupfs) return logic_error("rmdir", leaf, "not on a cgroup filesystem");
+  if (DIR* dir = ::opendir(leaf.c_str())) {
+    std::vector<std::string> children;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view child = entry->d_name;
+      if (entry->d_type == DT_DIR && child != "." && child != "..") children.emplace_back(child);
+    }
+    ::closedir(dir);
+    for (const auto& child : children)
+      if (Status removed = remove_leaf(leaf + "/" + child); !removed) return removed;
+  } else if (errno == ENOENT) {
+    return {};
+  } else {
+    return errno_error("opendir", leaf);
+  }
+  if (::rmdir(leaf.c_str()) != 0 && errno != ENOENT) return errno_error("rmdir", leaf);
+  return {};
+}
+
+// Members of a v2 cgroup and of its descendants. A leaf that does not exist
+// has none.
+inline Result<std::vector<Pid>> cgroup_members(const std::string& leaf) {
+  auto text = read_file(leaf + "/cgroup.procs");
+  if (!text) {
+    if (text.code() == ENOENT) return std::vector<Pid>{};
+    return text.error();
+  }
+  auto pids = linux_text::parse_cgroup_procs(*text);
+  if (!pids) return pids.error();
+  std::vector<Pid> members = std::move(*pids);
+  if (DIR* dir = ::opendir(leaf.c_str())) {
+    std::vector<std::string> children;
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string_view child = entry->d_name;
+      if (entry->d_type == DT_DIR && child != "." && child != "..") children.emplace_back(child);
+    }
+    ::closedir(dir);
+    for (const auto& child : children) {
+      auto more = cgroup_members(leaf + "/" + child);
+      if (!more) return more.error();
+      members.insert(members.end(), more->begin(), more->end());
+    }
+  }
+  return members;
+}
+
+// `populated 1` while any live process is in the leaf or below it. A missing
+// leaf is not populated.
+inline Result<bool> cgroup_populated(const std::string& leaf) {
+  auto text = read_file(leaf + "/cgroup.events");
+  if (!text) {
+    if (text.code() == ENOENT && !stat_path(leaf)) return false;
+    return text.error();
+  }
+  auto events = linux_text::parse_cgroup_events(*text);
+  if (!events) return events.error();
+  return events->populated;
+}
+
+// SIGKILL to every process in the leaf and below, by the kernel, atomically
+// with respect to forks (Linux 5.14+). A missing leaf has nothing to kill; a
+// leaf without cgroup.kill (an older kernel) is an error, not a silent no-op.
+inline Status cgroup_kill(const std::string& leaf) {
+  auto cgroupfs = on_cgroup_fs(leaf);
+  if (!cgroupfs) return cgroupfs.code() == ENOENT ? Status{} : cgroupfs.status();
+  if (!*cgroupfs) return logic_error("cgroup.kill", leaf, "not on a cgroup filesystem");
+  return write_file(leaf + "/cgroup.kill", "1");
+}
+
+inline Status cgroup_freeze(const std::string& leaf, bool frozen) {
+  return write_file(leaf + "/cgroup.freeze", frozen ? "1" : "0");
+}
+
+// Moves a process into a v1 leaf. v1 has no CLONE_INTO_CGROUP, so this is
+// done by pid: callers pass only their own unreaped child, held at the spawn
+// handshake, whose PID cannot be reused and which has not forked yet.
+inline Status join_v1(const std::string& leaf, Pid child) {
+  return write_file(leaf + "/cgroup.procs", std::to_string(child));
+}
+
+inline bool controller_delegated(const std::string& parent, std::string_view controller) {
+  auto text = read_file(parent + "/cgroup.subtree_control");
+  if (!text) return false;
+  for (auto word : linux_text::split(*text, ' ')) {
+    if (!word.empty() && word.back() == '\n') word.remove_suffix(1);
+    if (word == controller) return true;
+  }
+  return false;
+}
+
+// The leaves one build uses; an empty path is a hierarchy not used.
+struct CgroupLeaves {
+  std::string unified;  // always, for a cgroup supervisor
+  std::string pids_v1;
+  std::string memory_v1;
+};
+
+// Writes the limits where a controller can enforce them, and says which.
+// v2 first (the parent must list the controller in cgroup.subtree_control),
+// then the v1 leaves; a limit no controller takes is reported, not faked.
+inline Result<EnforcedLimits> apply_limits(const CgroupLeaves& leaves, const Limits& limits) {
+  EnforcedLimits enforced;
+  const std::string parent = parent_of(leaves.unified);
+  if (limits.max_processes > 0) {
+    const std::string value = std::to_string(limits.max_processes);
+    if (controller_delegated(parent, "pids")) {
+      if (Status set = write_file(leaves.unified + "/pids.max", value); !set) return set.error();
+      enforced.processes_by = leaves.unified + "/pids.max";
+    } else if (!leaves.pids_v1.empty()) {
+      if (Status set = write_file(leaves.pids_v1 + "/pids.max", value); !set) return set.error();
+      enforced.processes_by = leaves.pids_v1 + "/pids.max (v1)";
+    } else {
+      enforced.notes.push_back("max_processes: no pids controller in " + parent +
+                               "/cgroup.subtree_control and no v1 pids parent configured");
+    }
+  }
+  if (limits.max_memory_bytes > 0) {
+    const std::string value = std::to_string(limits.max_memory_bytes);
+    if (controller_delegated(parent, "memory")) {
+      if (Status set = write_file(leaves.unified + "/memory.max", value); !set) return set.error();
+      enforced.memory_by = leaves.unified + "/memory.max";
+    } else if (!leaves.memory_v1.empty()) {
+      if (Status set = write_file(leaves.memory_v1 + "/memory.limit_in_bytes", value); !set) return set.error();
+      enforced.memory_by = leaves.memory_v1 + "/memory.limit_in_bytes (v1)";
+    } else {
+      enforced.notes.push_back("max_memory_bytes: no memory controller in " + parent +
+                               "/cgroup.subtree_control and no v1 memory parent configured");
+    }
+  }
+  // RLIMIT_NPROC counts every process of a uid and root is exempt from it;
+  // with no per-build uid it would bound nothing, so it is not claimed.
+  enforced.notes.push_back("RLIMIT_NPROC: not set (no per-build uid)");
+  enforced.max_processes = !enforced.processes_by.empty();
+  enforced.max_memory = !enforced.memory_by.empty();
+  return enforced;
+}
+
+}  // namespace snapcell::linux_sys

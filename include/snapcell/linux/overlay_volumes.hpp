@@ -1,0 +1,225 @@
+#pragma once
+// Snapshots as overlayfs layers: the origin directory is the lower layer,
+// and each snapshot is a directory in a scratch directory holding the upper
+// layer, overlayfs's work directory and a record of the origin:
+//
+//   <scratch>/<name>/origin   the origin's path, as given
+//   <scratch>/<name>/upper    what the build writes (root: the origin's owner and mode)
+//   <scratch>/<name>/work     overlayfs's own; it leaves work/work behind with mode 000
+//
+// The mount source is "snapcell-overlay:<name>": mountinfo prints it as
+// given, so it is what proves a mount is the session's own.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/sys.hpp"
+#include "snapcell/linux/tree.hpp"
+#include "snapcell/names.hpp"
+#include "snapcell/policies.hpp"
+
+namespace snapcell::linux_sys {
+
+// What the overlay and the full-copy backends share: one directory per
+// volume in a scratch directory, with the origin recorded in a file.
+namespace scratch_volumes {
+
+inline constexpr const char* origin_file = "origin";
+
+// Nothing in a scratch directory is ever an origin: a volume whose record
+// is missing or empty (a crash between mkdir and the write) reads "?", a
+// snapshot of something unknown. The core then removes it only when it has
+// no journal naming another origin, and reports it otherwise.
+inline constexpr std::string_view unknown_origin = "?";
+
+// Overlay options are split at ',' and ':' and unescape '\\': paths holding
+// them are refused rather than escaped, so what is checked is what is used.
+inline Status validate_option_path(std::string_view what, std::string_view path) {
+  if (Status valid = validate_absolute_path(what, path); !valid) return valid;
+  if (path.find_first_of(",:\\") != std::string_view::npos)
+    return logic_error(fmt::format("validate {}", what), std::string(path),
+                       "contains ',', ':' or '\\', which mount options would split or unescape");
+  return {};
+}
+
+inline std::string read_origin(int volume_fd, const std::string& shown) {
+  auto text = read_file_at(volume_fd, origin_file, shown + "/" + origin_file);
+  if (!text || text->empty()) return std::string(unknown_origin);
+  return std::move(text).value();
+}
+
+// The volume directory, directly in the scratch directory: a symlink or a
+// file carrying the name is not a volume and is never followed.
+inline Result<UniqueFd> open_volume(int scratch_fd, const std::string& scratch, const std::string& name) {
+  const std::string shown = join_path(scratch, name);
+  auto fd = open_at(scratch_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!fd) {
+    const int code = fd.code() == ELOOP ? ENOTDIR : fd.code();
+    return Error{"open volume", shown, code, code == ENOTDIR ? "not a directory (a symlink is never followed)" : ""};
+  }
+  return fd;
+}
+
+// The scratch directory, or ENOENT: listing an absent one lists nothing.
+inline Result<UniqueFd> open_scratch(const std::string& scratch, bool create) { return open_directory(scratch, create); }
+
+inline Result<std::vector<VolumeInfo>> list(const std::string& scratch, const std::string& prefix) {
+  std::vector<VolumeInfo> listed;
+  auto scratch_fd = open_scratch(scratch, false);
+  if (!scratch_fd) {
+    if (scratch_fd.code() == ENOENT) return listed;
+    return scratch_fd.error();
+  }
+  auto names = list_names_at(scratch_fd->get(), scratch);
+  if (!names) return names.error();
+  for (const std::string& name : *names) {
+    if (name.rfind(prefix, 0) != 0 || !validate_volume_name(name)) continue;
+    auto volume = open_volume(scratch_fd->get(), scratch, name);
+    if (!volume) {
+      if (volume.code() == ENOENT || volume.code() == ENOTDIR) continue;  // removed meanwhile, or not a volume
+      return volume.error();
+    }
+    listed.push_back({name, read_origin(volume->get(), join_path(scratch, name))});
+  }
+  return listed;
+}
+
+// Makes <scratch>/<name> exclusively (EEXIST if it is there) and records the
+// origin in it; `fill` makes the rest. Whatever fails after the mkdir is
+// undone, so a failed snapshot leaves no volume behind.
+template <class Fill>
+Status create_volume(const std::string& scratch, const std::string& name, const std::string& origin, Fill fill) {
+  auto scratch_fd = open_scratch(scratch, true);
+  if (!scratch_fd) return scratch_fd.error();
+  const std::string shown = join_path(scratch, name);
+  if (::mkdirat(scratch_fd->get(), name.c_str(), 0700) != 0) return errno_error("mkdirat", shown);
+  Status made = [&]() -> Status {
+    auto volume = open_volume(scratch_fd->get(), scratch, name);
+    if (!volume) return volume.error();
+    if (Status recorded = write_new_file_at(volume->get(), origin_file, origin, shown + "/" + origin_file);
+        !recorded)
+      return recorded;
+    return fill(volume->get(), shown);
+  }();
+  if (!made) (void)remove_tree_at(scratch_fd->get(), name);
+  return made;
+}
+
+// Removes <scratch>/<name> when `mounted` says no mount uses it.
+template <class Mounted>
+Status remove_volume(const std::string& scratch, const std::string& name, Mounted mounted) {
+  if (Status valid = validate_volume_name(name); !valid) return valid;
+  const std::string shown = join_path(scratch, name);
+  auto scratch_fd = open_scratch(scratch, false);
+  if (!scratch_fd) return errno_error("remove volume", shown, scratch_fd.code());
+  auto volume = open_volume(scratch_fd->get(), scratch, name);
+  if (!volume) return volume.error();
+  Result<bool> in_use = mounted(volume->get(), shown);
+  if (!in_use) return in_use.error();
+  if (*in_use) return Error{"remove volume", shown, EBUSY, "still mounted"};
+  volume->reset();
+  return remove_tree_at(scratch_fd->get(), name);
+}
+
+// Whether a volume is absent: ENOENT, as lvremove says it.
+inline Result<UniqueFd> existing_volume(const std::string& scratch, const std::string& name) {
+  if (Status valid = validate_volume_name(name); !valid) return valid.error();
+  auto scratch_fd = open_scratch(scratch, false);
+  if (!scratch_fd) return errno_error("open volume", join_path(scratch, name), scratch_fd.code());
+  return open_volume(scratch_fd->get(), scratch, name);
+}
+
+inline Status validate_origin_directory(const std::string& origin) {
+  auto st = stat_path(origin);
+  if (!st) return st.error();
+  if (!S_ISDIR(st->st_mode)) return errno_error("snapshot origin", origin, ENOTDIR);
+  return {};
+}
+
+}  // namespace scratch_volumes
+
+class OverlayVolumes {
+ public:
+  static constexpr std::string_view kind = "overlay";  // recorded in the journal: reap must run the same
+  static constexpr std::string_view source_prefix = "snapcell-overlay:";
+
+  // Throws Failure for a scratch path overlay options could not carry. The
+  // directory itself is made (0700) by the first snapshot.
+  explicit OverlayVolumes(std::string scratch_dir) : scratch_(std::move(scratch_dir)) {
+    scratch_volumes::validate_option_path("overlay scratch dir", scratch_).or_throw();
+  }
+
+  static std::string source_of(const std::string& name) { return std::string(source_prefix) + name; }
+  const std::string& scratch_dir() const { return scratch_; }
+
+  Result<MountSpec> snapshot(const std::string& origin, const std::string& name) {
+    if (Status valid = validate_volume_name(name); !valid) return valid.error();
+    if (Status valid = scratch_volumes::validate_option_path("origin", origin); !valid) return valid.error();
+    if (Status valid = scratch_volumes::validate_origin_directory(origin); !valid) return valid.error();
+    Status made = scratch_volumes::create_volume(scratch_, name, origin, [&](int volume_fd, const std::string& shown) {
+      return make_layers(volume_fd, shown, origin);
+    });
+    if (!made) return made.error();
+    return spec_for(name, origin);
+  }
+
+  // Refuses (EBUSY) while mountinfo shows the overlay: its upper layer must
+  // not change under a mounted overlay.
+  Status remove(const std::string& name) {
+    return scratch_volumes::remove_volume(scratch_, name, [&](int, const std::string&) -> Result<bool> {
+      auto mounts = read_mountinfo();
+      if (!mounts) return mounts.error();
+      for (const auto& entry : *mounts)
+        if (entry.fs_type == "overlay" && entry.source == source_of(name)) return true;
+      return false;
+    });
+  }
+
+  Result<std::vector<VolumeInfo>> list(const std::string& prefix) { return scratch_volumes::list(scratch_, prefix); }
+
+  Result<MountSpec> mount_spec(const std::string& name) {
+    auto volume = scratch_volumes::existing_volume(scratch_, name);
+    if (!volume) return volume.error();
+    std::string origin = scratch_volumes::read_origin(volume->get(), join_path(scratch_, name));
+    if (Status valid = scratch_volumes::validate_option_path("recorded origin", origin); !valid) return valid.error();
+    return spec_for(name, origin);
+  }
+
+ private:
+  // The overlay's root directory takes its owner and mode from the upper
+  // layer's: they are the origin's, so the chroot's "/" looks like the base's.
+  static Status make_layers(int volume_fd, const std::string& shown, const std::string& origin) {
+    auto origin_st = stat_path(origin);
+    if (!origin_st) return origin_st.error();
+    if (::mkdirat(volume_fd, "upper", 0700) != 0) return errno_error("mkdirat", shown + "/upper");
+    if (::fchownat(volume_fd, "upper", origin_st->st_uid, origin_st->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno_error("fchownat", shown + "/upper");
+    if (::fchmodat(volume_fd, "upper", origin_st->st_mode & 07777, 0) != 0)
+      return errno_error("fchmodat", shown + "/upper");
+    if (::mkdirat(volume_fd, "work", 0700) != 0) return errno_error("mkdirat", shown + "/work");
+    return {};
+  }
+
+  MountSpec spec_for(const std::string& name, const std::string& origin) const {
+    const std::string volume = join_path(scratch_, name);
+    return MountSpec{source_of(name), "overlay",
+                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", origin, volume, volume), "/"};
+  }
+
+  std::string scratch_;
+};
+
+static_assert(VolumeManager<OverlayVolumes>);
+
+}  // namespace snapcell::linux_sys

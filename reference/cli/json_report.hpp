@@ -1,0 +1,60 @@
+#pragma once
+// The machine-readable report, schema "snapcell.report/1". Stable: fields are
+// only ever added. Documented in reference/README section of the top README.
+//
+// {
+//   "schema": "snapcell.report/1",
+//   "session": "snapcell-0123456789abcdef",     // "" when no name was claimed
+//   "backend": "overlay", "supervisor": "default",
+//   "clean": true,                               // nothing of the session remains
+//   "containment_proven": true,                  // false for the weak supervisor
+//   "lazily_detached": false,
+//   "build": {"ran": true, "timed_out": false, "exit_code": 0},
+//   "phases_ms": {"validate": 0.01, "claim": 0.1, "mkdir": ..., "snapshot": ..., "mount": ...,
+//                 "prove": ..., "spawn": ..., "build": ..., "teardown": ...},
+//   "steps": [{"step": "kill", "target": "...", "outcome": "done|absent|refused|failed", "detail": "..."}],
+//   "remains": [{"kind": "process|unit|mount|mount point|volume|journal record", "target": "...", "why": "..."}],
+//   "errors": ["operation(target): errno text: detail"]
+// }
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "snapcell/report.hpp"
+
+namespace snapcell::cli {
+
+inline constexpr const char* report_schema = "snapcell.report/1";
+
+inline nlohmann::ordered_json report_to_json(const Report& report, const std::string& backend,
+                                             const std::string& supervisor) {
+  nlohmann::ordered_json json;
+  json["schema"] = report_schema;
+  json["session"] = report.session;
+  json["backend"] = backend;
+  json["supervisor"] = supervisor;
+  json["clean"] = report.clean();
+  json["containment_proven"] = report.containment_proven;
+  json["lazily_detached"] = report.lazily_detached;
+  json["build"] = {{"ran", report.build.has_value()},
+                   {"timed_out", report.build ? report.build->timed_out : false},
+                   {"exit_code", report.build ? report.build->exit_code : -1}};
+  nlohmann::ordered_json phases = nlohmann::ordered_json::object();
+  for (const auto& [phase, ms] : report.phase_ms) phases[phase] = ms;
+  json["phases_ms"] = phases;
+  json["steps"] = nlohmann::ordered_json::array();
+  for (const auto& step : report.steps)
+    json["steps"].push_back({{"step", step.step},
+                             {"target", step.target},
+                             {"outcome", std::string(to_string(step.outcome))},
+                             {"detail", step.detail}});
+  json["remains"] = nlohmann::ordered_json::array();
+  for (const auto& left : report.remains)
+    json["remains"].push_back({{"kind", std::string(to_string(left.kind))}, {"target", left.target}, {"why", left.why}});
+  json["errors"] = nlohmann::ordered_json::array();
+  for (const auto& error : report.errors) json["errors"].push_back(error.message());
+  return json;
+}
+
+}  // namespace snapcell::cli

@@ -1,0 +1,73 @@
+#pragma once
+// The one place where the names a user gives (--backend, --supervisor)
+// become policy types: every combination is a Session of its own type.
+
+#include <unistd.h>
+
+#include <string>
+
+#include "cli/run_options.hpp"
+#include "cli/state.hpp"
+#include "snapcell/linux/btrfs_volumes.hpp"
+#include "snapcell/linux/copy_volumes.hpp"
+#include "snapcell/linux/directory_journal.hpp"
+#include "snapcell/linux/overlay_volumes.hpp"
+#include "snapcell/linux/supervisors.hpp"
+#include "snapcell/linux/syscall_mounter.hpp"
+
+namespace snapcell::cli {
+
+// Builds' cgroups go under one dedicated parent per hierarchy, made here if
+// missing; on a hybrid host the v1 pids and memory hierarchies get a parent
+// of the same name, so their limits can be enforced too.
+inline Result<linux_sys::SupervisorConfig> supervisor_config(const std::string& cgroup_parent) {
+  linux_sys::SupervisorConfig config;
+  config.cgroup_parent = cgroup_parent;
+  if (Status made = make_dir_if_missing(cgroup_parent, 0755); !made) return made.error();
+  const std::string leaf = cgroup_parent.substr(cgroup_parent.rfind('/') + 1);
+  auto v1_parent = [&](const std::string& mount, std::string& parent) {
+    if (::access(join_path(mount, "cgroup.procs").c_str(), F_OK) != 0) return;  // no such v1 hierarchy here
+    if (make_dir_if_missing(join_path(mount, leaf), 0755)) parent = join_path(mount, leaf);
+  };
+  v1_parent(config.pids_v1_mount, config.pids_v1_parent);
+  v1_parent(config.memory_v1_mount, config.memory_v1_parent);
+  return config;
+}
+
+// Calls body(volumes, mounter, supervisor, journal) with the chosen policies.
+template <class Body>
+int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body) {
+  linux_sys::SyscallMounter mounter;
+  linux_sys::DirectoryJournal journal(dirs.journal);
+  auto with_supervisor = [&](auto& volumes) {
+    auto made = supervisor_config(options.cgroup_parent);
+    if (!made) throw Failure(made.error());
+    const linux_sys::SupervisorConfig& config = *made;
+    if (options.supervisor == "session") {
+      linux_sys::SessionSupervisor supervisor(config);
+      return body(volumes, mounter, supervisor, journal);
+    }
+    if (options.supervisor == "cgroup") {
+      linux_sys::CgroupSupervisor supervisor(config);
+      return body(volumes, mounter, supervisor, journal);
+    }
+    if (options.supervisor == "pidns") {
+      linux_sys::PidNamespaceSupervisor supervisor(config);
+      return body(volumes, mounter, supervisor, journal);
+    }
+    linux_sys::DefaultSupervisor supervisor(config);
+    return body(volumes, mounter, supervisor, journal);
+  };
+  if (options.backend == "btrfs") {
+    linux_sys::BtrfsVolumes volumes(options.snapshot_dir.empty() ? parent_of(options.base) : options.snapshot_dir);
+    return with_supervisor(volumes);
+  }
+  if (options.backend == "copy") {
+    linux_sys::CopyVolumes volumes(dirs.volumes);
+    return with_supervisor(volumes);
+  }
+  linux_sys::OverlayVolumes volumes(dirs.volumes);
+  return with_supervisor(volumes);
+}
+
+}  // namespace snapcell::cli

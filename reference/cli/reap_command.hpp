@@ -1,0 +1,79 @@
+#pragma once
+// `snapcell reap`: cleans what a killed `snapcell` left behind. Each record
+// names its backend and supervisor; reap runs once per combination, and each
+// pass leaves the other kinds' records alone.
+
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/exit_codes.hpp"
+#include "cli/json_report.hpp"
+#include "cli/policies.hpp"
+#include "cli/run_options.hpp"
+#include "cli/state.hpp"
+#include "snapcell/reap.hpp"
+
+namespace snapcell::cli {
+
+struct ReapOptions {
+  std::string state_dir = "/run/snapcell";
+  std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
+  std::string snapshot_dir;  // btrfs: where that backend's snapshots are
+  bool json = false;
+};
+
+inline int reap_command(const ReapOptions& reap_options) {
+  StateDirs dirs(reap_options.state_dir);
+  if (Status prepared = prepare(dirs); !prepared) {
+    fmt::print(stderr, "snapcell: {}\n", prepared.error().message());
+    return exit_sandbox_failed;
+  }
+  nlohmann::ordered_json sessions = nlohmann::ordered_json::array();
+  std::vector<std::string> live;
+  int reaped_count = 0;
+  int left = 0;
+  int errors = 0;
+  for (std::string_view backend : backends) {
+    if (backend == "btrfs" && reap_options.snapshot_dir.empty()) continue;  // no btrfs location given
+    for (std::string_view supervisor : supervisors) {
+      RunOptions options;
+      options.backend = std::string(backend);
+      options.supervisor = std::string(supervisor);
+      options.state_dir = reap_options.state_dir;
+      options.cgroup_parent = reap_options.cgroup_parent;
+      options.snapshot_dir = reap_options.snapshot_dir;
+      options.base = "/";
+      with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor_policy, auto& journal) {
+        ReapConfig config{"snapcell", dirs.mounts, Millis{2'000}};
+        ReapReport reaped = reap(Policies{volumes, mounter, supervisor_policy}, journal, config);
+        for (const Report& report : reaped.sessions) {
+          ++reaped_count;
+          if (!report.clean()) ++left;
+          if (reap_options.json) sessions.push_back(report_to_json(report, options.backend, options.supervisor));
+          else std::fputs(format_report(report).c_str(), stdout);
+        }
+        for (const Error& error : reaped.errors) {
+          ++errors;
+          fmt::print(stderr, "snapcell reap: {}\n", error.message());
+        }
+        if (backend == backends[0] && supervisor == supervisors[0]) live = reaped.live;
+        return 0;
+      });
+    }
+  }
+  if (reap_options.json) {
+    nlohmann::ordered_json out;
+    out["schema"] = "snapcell.reap/1";
+    out["sessions"] = sessions;
+    out["live"] = live;
+    std::puts(out.dump(2).c_str());
+  } else {
+    fmt::print("reaped {} session(s), {} left with remains, {} live left alone\n", reaped_count, left, live.size());
+  }
+  return left == 0 && errors == 0 ? exit_ok : exit_sandbox_failed;
+}
+
+}  // namespace snapcell::cli

@@ -1,0 +1,63 @@
+#pragma once
+// `snapcell run`'s request, and its validation: everything a user hands in is
+// checked here, before anything is created, and refused with one line.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/names.hpp"
+
+namespace snapcell::cli {
+
+inline constexpr std::string_view backends[] = {"overlay", "btrfs", "copy"};
+inline constexpr std::string_view supervisors[] = {"default", "cgroup", "pidns", "session"};
+
+struct RunOptions {
+  std::string base;
+  std::string backend = "overlay";
+  std::string supervisor = "default";
+  double timeout_seconds = 60;
+  double grace_seconds = 2;
+  bool json = false;
+  bool summary = false;                     // one line: outcome, cleanup, per-phase timings
+  std::string state_dir = "/run/snapcell";  // mount points, journal, overlay layers; must not be on `/`
+  std::string snapshot_dir;                 // btrfs: where snapshots go; default: beside the base
+  std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
+  std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
+  std::vector<std::string> command;
+};
+
+inline bool one_of(std::string_view value, const auto& choices) {
+  for (std::string_view choice : choices)
+    if (value == choice) return true;
+  return false;
+}
+
+inline Status validate(const RunOptions& options) {
+  auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
+  if (Status base = validate_absolute_path("--base", options.base); !base) return base;
+  if (!one_of(options.backend, backends))
+    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
+  if (!one_of(options.supervisor, supervisors))
+    return reject("--supervisor",
+                  fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
+  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 7 * 24 * 3600))
+    return reject("--timeout", "must be between 0 and one week of seconds");
+  if (!(options.grace_seconds >= 0 && options.grace_seconds <= 600))
+    return reject("--grace", "must be between 0 and 600 seconds");
+  if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;
+  if (!options.snapshot_dir.empty())
+    if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
+  if (Status cgroup = validate_absolute_path("--cgroup-parent", options.cgroup_parent); !cgroup) return cgroup;
+  if (!options.log.empty())
+    if (Status log = validate_absolute_path("--log", options.log); !log) return log;
+  if (options.command.empty() || options.command.front().empty())
+    return reject("command", "is empty: give it after '--', e.g. snapcell run --base DIR -- make");
+  return {};
+}
+
+}  // namespace snapcell::cli

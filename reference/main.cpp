@@ -1,0 +1,79 @@
+// snapcell: throwaway build sandboxes. `snapcell --help` lists the commands.
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/exit_codes.hpp"
+#include "cli/reap_command.hpp"
+#include "cli/run_command.hpp"
+#include "cli/run_options.hpp"
+
+namespace {
+
+using namespace snapcell::cli;
+
+void add_run(CLI::App& app, RunOptions& options) {
+  auto* run = app.add_subcommand("run", "Run one command in a throwaway snapshot of a base, then tear it all down");
+  run->add_option("--base", options.base, "The base: a directory (overlay, copy) or a btrfs subvolume")->required();
+  run->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  run->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
+      ->capture_default_str();
+  run->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
+      ->capture_default_str();
+  run->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
+  run->add_option("--state-dir", options.state_dir, "Mount points, journal and layers (not on the root filesystem)")
+      ->capture_default_str();
+  run->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where snapshots go (default: beside the base)");
+  run->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup v2 directory builds' cgroups go under")
+      ->capture_default_str();
+  run->add_option("--log", options.log, "Where the command's output goes (default: under the state dir)");
+  run->add_flag("--json", options.json, "Print the report as JSON (schema snapcell.report/1)");
+  run->add_flag("--summary", options.summary, "Print one line: outcome, cleanup, per-phase timings (ms)");
+  run->add_option("command", options.command, "The command, after '--'")->required();
+}
+
+void add_reap(CLI::App& app, ReapOptions& options) {
+  auto* reap = app.add_subcommand("reap", "Clean up what a killed snapcell left behind; never touches live sessions");
+  reap->add_option("--state-dir", options.state_dir, "The state dir the sessions used")->capture_default_str();
+  reap->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup parent the sessions used")
+      ->capture_default_str();
+  reap->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where that backend's snapshots are");
+  reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
+}
+
+int fail(int code, const std::string& message) {
+  fmt::print(stderr, "snapcell: {}\n", message);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"snapcell: throwaway copy-on-write build sandboxes that prove nothing is left behind"};
+  app.set_version_flag("--version", "snapcell 0.1.0");
+  app.require_subcommand(1);
+  RunOptions run_options;
+  ReapOptions reap_options;
+  add_run(app, run_options);
+  add_reap(app, reap_options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& done) {
+    return app.exit(done);  // --help, --version
+  } catch (const CLI::ParseError& error) {
+    return fail(exit_bad_input, error.what());
+  }
+
+  try {
+    if (app.got_subcommand("run")) {
+      if (snapcell::Status valid = validate(run_options); !valid) return fail(exit_bad_input, valid.error().message());
+      return run_command(run_options);
+    }
+    return reap_command(reap_options);
+  } catch (const snapcell::Failure& failure) {
+    return fail(exit_sandbox_failed, failure.what());
+  }
+}
