@@ -44,11 +44,6 @@ void add_reap(CLI::App& app, ReapOptions& options) {
   reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
 }
 
-int fail(int code, const std::string& message) {
-  fmt::print(stderr, "snapcell: {}\n", message);
-  return code;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,16 +59,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& done) {
     return app.exit(done);  // --help, --version
   } catch (const CLI::ParseError& error) {
-    return fail(exit_bad_input, error.what());
+    return print_error(exit_bad_input, error.what());
   }
 
   try {
     if (app.got_subcommand("run")) {
-      if (snapcell::Status valid = validate(run_options); !valid) return fail(exit_bad_input, valid.error().message());
+      if (snapcell::Status valid = validate(run_options); !valid) return print_error(exit_bad_input, valid.error().message());
       return run_command(run_options);
     }
     return reap_command(reap_options);
   } catch (const snapcell::Failure& failure) {
-    return fail(exit_sandbox_failed, failure.what());
+    return print_error(exit_sandbox_failed, failure.what());
   }
 }

@@ -141,7 +141,7 @@ const std::string kRecord = "hosttest-00000000000000f1";
 
 }  // namespace
 
-TEST_CASE("host journal: claim writes a locked 0600 record; claiming a taken name is EEXIST", "[host]") {
+TEST_CASE("host journal: claim writes a locked 0600 record, claiming a taken name is EEXIST", "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   DirectoryJournal first(scratch / "journal");
@@ -166,7 +166,7 @@ TEST_CASE("host journal: claim writes a locked 0600 record; claiming a taken nam
   CHECK(second.read("hosttest-missing").code() == ENOENT);
 }
 
-TEST_CASE("host journal: a held record cannot be adopted; it can once released or once its holder is gone", "[host]") {
+TEST_CASE("host journal: a held record cannot be adopted, it can once released or once its holder is gone", "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   DirectoryJournal reaper(scratch / "journal");
@@ -204,7 +204,7 @@ TEST_CASE("host journal: a held record cannot be adopted; it can once released o
   CHECK(reaper.try_adopt("hosttest-missing").code() == ENOENT);
 }
 
-TEST_CASE("host journal: update rewrites in place and keeps the lock; erase needs the lock", "[host]") {
+TEST_CASE("host journal: update rewrites in place and keeps the lock, erase needs the lock", "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   DirectoryJournal owner(scratch / "journal");

@@ -264,7 +264,7 @@ TEST_CASE("host mounter: facts prove a real mount and refuse the bare directory 
   CHECK_THAT(stacked.error().detail, Catch::Contains("snapcell-host-intruder"));
 }
 
-TEST_CASE("host mounter: mounts are nosuid, nodev and private; binds take their directory from options", "[host]") {
+TEST_CASE("host mounter: mounts are nosuid, nodev and private, binds take their directory from options", "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   SyscallMounter mounter;
@@ -295,7 +295,7 @@ TEST_CASE("host mounter: mounts are nosuid, nodev and private; binds take their 
   CHECK_FALSE(mounter.mount(MountSpec{"x", "bind", "relative", "/"}, scratch / "mp"));
 }
 
-TEST_CASE("host mounter: holders finds the process whose cwd is in the mount and no other; EBUSY until detached",
+TEST_CASE("host mounter: holders finds the process whose cwd is in the mount and no other, EBUSY until detached",
           "[host]") {
   HOST_REQUIRE_ROOT();
   HOST_REQUIRE_FILESYSTEM("overlay");

@@ -694,7 +694,7 @@ TEST_CASE("cgroup leaf: validated name, limits where enforceable, populated, kil
 
 // ---- unit records ------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("Linux supervisor units round-trip and parse strictly; belongs_to checks the leaf", "[host]",
+TEMPLATE_TEST_CASE("Linux supervisor units round-trip and parse strictly, belongs_to checks the leaf", "[host]",
                    lx::SessionSupervisor, lx::CgroupSupervisor, lx::PidNamespaceSupervisor,
                    lx::DefaultSupervisor) {
   lx::SupervisorConfig config;

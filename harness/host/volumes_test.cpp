@@ -422,7 +422,7 @@ TEST_CASE("host volumes: copy_tree refuses to copy a tree into itself or across 
 
 // ---- btrfs ---------------------------------------------------------------------
 
-TEST_CASE("host volumes: btrfs snapshot on a loop device mounts, takes writes and is removed; no loop device is left",
+TEST_CASE("host volumes: btrfs snapshot on a loop device mounts, takes writes and is removed, no loop device is left",
           "[host]") {
   HOST_REQUIRE_ROOT();
   HOST_REQUIRE_FILESYSTEM("btrfs");

@@ -29,6 +29,19 @@ foreach(spec IN LISTS SNAPCELL_MUTANTS)
   set_target_properties(${suite} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0 DISABLE_PRECOMPILE_HEADERS ON)
   target_compile_options(${suite} PRIVATE -O1 -g0)
 
+  # The seed scenario on the real kernel, against the same weakened copy.
+  if(name STREQUAL "no-root-guard")
+    add_executable(snapcell-host-mutant-${name} ${CMAKE_CURRENT_SOURCE_DIR}/host/seed_scenario_test.cpp)
+    add_dependencies(snapcell-host-mutant-${name} mutant-${name}-sources)
+    target_include_directories(snapcell-host-mutant-${name} BEFORE PRIVATE ${out} ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(snapcell-host-mutant-${name} PRIVATE fmt::fmt snapcell_catch_main)
+    target_compile_features(snapcell-host-mutant-${name} PRIVATE cxx_std_20)
+    add_test(NAME mutant/host-${name}
+             COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:snapcell-host-mutant-${name}> -DINVARIANT=${invariant}
+                     -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)
+    set_tests_properties(mutant/host-${name} PROPERTIES LABELS "mutation;host" RUN_SERIAL TRUE)
+  endif()
+
   add_test(NAME mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:${suite}> -DINVARIANT=${invariant}
                    -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)

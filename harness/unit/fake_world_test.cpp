@@ -32,7 +32,7 @@ TEST_CASE("fake kernel: a snapshot copies its origin and a full volume group say
   CHECK(volumes.snapshot("base", "snapcell-0000000000000001").code() == EEXIST);
 }
 
-TEST_CASE("fake kernel: mount, stat and mountinfo agree; umount2 says EINVAL, EBUSY as Linux does", "[fake]") {
+TEST_CASE("fake kernel: mount, stat and mountinfo agree, umount2 says EINVAL, EBUSY as Linux does", "[fake]") {
   Fixture f;
   REQUIRE(f.mounter.make_dir(f.mount_point));
   CHECK(f.mounter.make_dir(f.mount_point).code() == EEXIST);
@@ -120,7 +120,7 @@ TEST_CASE("fake kernel: a listed PID-recycler hands its PID to an unrelated proc
   CHECK(now->serial != added.serial);
 }
 
-TEST_CASE("fake kernel: a fault fires on the Nth call; a crash kills the controller and its locks", "[fake]") {
+TEST_CASE("fake kernel: a fault fires on the Nth call, a crash kills the controller and its locks", "[fake]") {
   World world;
   ControllerId controller = world.add_controller();
   FakeJournal journal(world, controller);

@@ -27,10 +27,7 @@ struct ReapOptions {
 
 inline int reap_command(const ReapOptions& reap_options) {
   StateDirs dirs(reap_options.state_dir);
-  if (Status prepared = prepare(dirs); !prepared) {
-    fmt::print(stderr, "snapcell: {}\n", prepared.error().message());
-    return exit_sandbox_failed;
-  }
+  if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   nlohmann::ordered_json sessions = nlohmann::ordered_json::array();
   std::vector<std::string> live;
   int reaped_count = 0;
@@ -57,7 +54,7 @@ inline int reap_command(const ReapOptions& reap_options) {
         }
         for (const Error& error : reaped.errors) {
           ++errors;
-          fmt::print(stderr, "snapcell reap: {}\n", error.message());
+          fmt::print(stderr, "snapcell reap: {}\n", one_line(error.message()));
         }
         if (backend == backends[0] && supervisor == supervisors[0]) live = reaped.live;
         return 0;

@@ -2,6 +2,7 @@
 // `snapcell run`: one throwaway snapshot of a base, one command inside it,
 // full teardown, and a report of per-phase timings and what cleanup proved.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,12 +61,24 @@ inline int report_and_exit(const Report& report, const RunOptions& options) {
   return exit_ok;
 }
 
-inline int run_command(const RunOptions& options) {
-  StateDirs dirs(options.state_dir);
-  if (Status prepared = prepare(dirs); !prepared) {
-    fmt::print(stderr, "snapcell: {}\n", prepared.error().message());
-    return exit_sandbox_failed;
+// The base must be what the backend snapshots: a directory, or for btrfs the
+// root of a subvolume. Checked before anything is created.
+inline Status check_base(const RunOptions& options) {
+  auto base = linux_sys::open_fd(options.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!base) {
+    Error error = base.error();
+    if (error.code == ENOTDIR || error.code == ELOOP) error.detail = "is not a directory";
+    error.operation = "--base";
+    return error;
   }
+  if (options.backend == "btrfs") return linux_sys::btrfs::check_subvolume(base->get(), options.base);
+  return {};
+}
+
+inline int run_command(const RunOptions& options) {
+  if (Status base = check_base(options); !base) return print_error(exit_bad_input, base.error().message());
+  StateDirs dirs(options.state_dir);
+  if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   return with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Bad input to `snapcell run`: each case must exit 2 with exactly one line on
+# stderr naming the problem, print nothing on stdout, and create nothing (the
+# state dir it was given must not even exist afterwards).
+#   bad_input_test.sh <snapcell binary>
+set -uo pipefail
+snapcell=$1
+scratch=$(mktemp -d /tmp/snapcell-badinput.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/base/bin" && : > "$scratch/file"
+state="$scratch/state"
+failures=0 cases=0
+
+expect_refused() {  # description, expected text in the error, then the arguments
+  local what=$1 expected=$2
+  shift 2
+  cases=$((cases + 1))
+  local out err status
+  out=$("$snapcell" "$@" 2>"$scratch/stderr")
+  status=$?
+  err=$(cat "$scratch/stderr")
+  local problem=""
+  [[ $status -eq 2 ]] || problem="exit $status, not 2"
+  [[ -z "$out" ]] || problem="$problem; printed on stdout: $out"
+  [[ $(printf '%s\n' "$err" | wc -l) -eq 1 && -n "$err" ]] || problem="$problem; stderr is not one line: $err"
+  [[ "$err" == *"$expected"* ]] || problem="$problem; stderr does not say '$expected': $err"
+  [[ ! -e "$state" ]] || problem="$problem; it created $state"
+  if [[ -n "$problem" ]]; then
+    echo "FAIL $what: $problem"
+    failures=$((failures + 1))
+    rm -rf "$state"
+  else
+    echo "ok   $what: $err"
+  fi
+}
+
+base=(--state-dir "$state" --base "$scratch/base")
+expect_refused "relative base" "is not absolute" run --state-dir "$state" --base relative/base -- /bin/true
+expect_refused "'..' in the base" "'..'" run --state-dir "$state" --base "$scratch/base/.." -- /bin/true
+expect_refused "base that does not exist" "No such file" run --state-dir "$state" --base "$scratch/none" -- /bin/true
+expect_refused "base that is a file" "not a directory" run --state-dir "$state" --base "$scratch/file" -- /bin/true
+expect_refused "btrfs base that is no subvolume" "btrfs" run "${base[@]}" --backend btrfs -- /bin/true
+expect_refused "empty command" "command" run "${base[@]}"
+expect_refused "empty program name" "command" run "${base[@]}" -- ""
+expect_refused "unknown backend" "unknown backend 'zfs'" run "${base[@]}" --backend zfs -- /bin/true
+expect_refused "unknown supervisor" "unknown supervisor 'chroot'" run "${base[@]}" --supervisor chroot -- /bin/true
+expect_refused "negative timeout" "--timeout" run "${base[@]}" --timeout -1 -- /bin/true
+expect_refused "timeout that is no number" "timeout" run "${base[@]}" --timeout soon -- /bin/true
+expect_refused "relative state dir" "is not absolute" run --state-dir state --base "$scratch/base" -- /bin/true
+expect_refused "newline in the base" "control character" run --state-dir "$state" --base "$scratch/ba
+se" -- /bin/true
+expect_refused "unknown option" "--frobnicate" run "${base[@]}" --frobnicate -- /bin/true
+expect_refused "no subcommand" "subcommand" --state-dir "$state"
+
+echo "$((cases - failures)) passed, $failures failed"
+exit $((failures > 0))

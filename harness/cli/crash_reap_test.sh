@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# I6 for real: `snapcell run` is killed with SIGKILL at seed-chosen moments
+# (spread over its phases: claim, mkdir, snapshot, mount, spawn, build,
+# teardown), 30 times, while another session stays live; `snapcell reap`
+# must then leave no mount, volume, cgroup or process of the killed sessions,
+# and must not touch the live one.
+#   crash_reap_test.sh <snapcell binary> [SEED]
+set -uo pipefail
+snapcell=$1
+seed=${2:-$RANDOM}
+trials=30
+RANDOM=$seed
+echo "seed $seed (replay: $0 $snapcell $seed)"
+
+if ((EUID != 0)); then echo "SKIPPED: needs root"; exit 0; fi
+
+scratch=$(mktemp -d /tmp/snapcell-crash.XXXXXX)
+state="$scratch/state"
+live_pid=""
+cleanup() {
+  [[ -n "$live_pid" ]] && kill -9 "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
+  "$snapcell" reap --state-dir "$state" >/dev/null 2>&1
+  for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+mkdir -p "$scratch/base"/{bin,proc,dev,tmp,etc}
+cp /bin/busybox "$scratch/base/bin/"
+for applet in sh sleep true; do ln -s busybox "$scratch/base/bin/$applet"; done
+run=("$snapcell" run --state-dir "$state" --base "$scratch/base" --timeout 60)
+
+# The live session: a build that sleeps while everything else happens.
+"${run[@]}" --log "$scratch/live.log" -- /bin/sleep 120 >/dev/null 2>&1 &
+live_pid=$!
+for _ in $(seq 100); do [[ -n "$(ls "$state/mnt" 2>/dev/null)" ]] && break; sleep 0.05; done
+live=$(ls "$state/mnt")
+[[ -n "$live" ]] || { echo "FAIL: the live session never mounted"; exit 1; }
+
+for trial in $(seq "$trials"); do
+  delay_us=$((RANDOM % 40000))   # a full turnaround here is 5-30 ms
+  "${run[@]}" -- /bin/sh -c 'sleep 1000 & sleep 1000 & sleep 1000' >/dev/null 2>&1 &
+  pid=$!
+  sleep "$(printf '0.%06d' "$delay_us")"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+done
+echo "killed $trials runs; journal records left: $(ls "$state/journal" | wc -l)"
+
+"$snapcell" reap --state-dir "$state" | tail -1
+status=${PIPESTATUS[0]}
+failures=0
+check() {  # description, count, expected
+  if [[ "$2" != "$3" ]]; then echo "FAIL $1: $2 (expected $3)"; failures=$((failures + 1)); else echo "ok   $1: $2"; fi
+}
+check "reap exit code" "$status" 0
+check "session mounts left besides the live one" "$(findmnt -rn -o TARGET | grep "^$state/mnt/" | grep -vc "/$live$")" 0
+check "mount point dirs left besides the live one" "$(ls "$state/mnt" | grep -vc "^$live$")" 0
+check "volumes left besides the live one" "$(ls "$state/volumes" | grep -vc "^$live$")" 0
+check "journal records left besides the live one" "$(ls "$state/journal" | grep -vc "^$live$")" 0
+check "cgroups left besides the live one" \
+  "$(find /sys/fs/cgroup/unified/snapcell.slice -mindepth 1 -maxdepth 1 -type d -name 'snapcell-*' ! -name "$live" | wc -l)" 0
+check "processes of killed builds" "$(pgrep -c -f 'sleep 1000' || true)" 0
+check "the live session's mount" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt/$live$")" 1
+check "the live session's build" "$(pgrep -c -f '^/bin/sleep 120$' || true)" 1
+check "the live session's controller" "$(kill -0 "$live_pid" 2>/dev/null && echo alive)" alive
+
+echo "$((10 - failures)) passed, $failures failed"
+exit $((failures > 0))
