@@ -20,9 +20,9 @@
 //     7 run BEHAVIOUR         a whole run() on a fresh controller, which exits
 //
 // A weak supervisor is only held to builds that stay in their process
-// group (harness/property/support.hpp's behaviours_for): BEHAVIOUR picks
-// among those. Commands on an empty slot (or an open one for `open`) do
-// nothing.
+// group (fake/simulation.hpp's behaviours_for, as in harness/property):
+// BEHAVIOUR picks among those. Commands on an empty slot (or an open one for
+// `open`) do nothing.
 //
 // Every invariant check is an assertion, as in harness/property: check_always
 // after every command; check_nothing_leaked after each teardown by a live
@@ -57,14 +57,6 @@ using snapcell::fuzz::ByteReader;
 constexpr int slot_count = 3;
 constexpr int max_commands = 64;
 constexpr std::uint64_t capacities[] = {10, 2, 1, 0};
-
-template <class S>
-std::vector<Behaviour> behaviours_for() {
-  std::vector<Behaviour> chosen;
-  for (Behaviour behaviour : all_behaviours)
-    if (S::containment == Containment::full || !escapes_process_group(behaviour)) chosen.push_back(behaviour);
-  return chosen;
-}
 
 template <class S>
 class Program {
@@ -224,12 +216,10 @@ class Program {
     check("the final reap");
     std::vector<Violation> violations;
     for (const auto& name : names_) append(violations, check_all_gone(sim_.world, name, "at the end"));
-    sim_.world.advance_to(sim_.world.now() + sim_.config.deadline.count() + sim_.config.grace.count() + 1);
-    if (S::containment == Containment::full) {
-      std::set<std::string> exempt = crashed_;
-      exempt.insert(kill_refused_.begin(), kill_refused_.end());
-      append(violations, check_bounded(sim_.world, sim_.config.grace, sim_.config.limits.max_processes, exempt));
-    }
+    let_time_pass(sim_);
+    std::set<std::string> exempt = crashed_;
+    exempt.insert(kill_refused_.begin(), kill_refused_.end());
+    append(violations, check_bounded_if_containing(sim_, exempt));
     require(violations, "the end");
   }
 

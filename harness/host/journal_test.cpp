@@ -3,13 +3,12 @@
 // anyone else, dies with its holder however it dies, and is never visible
 // before its creator holds it.
 
+#include "host/support.hpp"
 #include "snapcell/linux/directory_journal.hpp"
-#include "snapcell/linux/tree.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,61 +28,14 @@
 #include <catch2/catch.hpp>
 
 using snapcell::linux_sys::DirectoryJournal;
+using snapcell::testing::exists;
 
 namespace {
 
-// ---- scaffolding (each host test file carries its own copy) --------------------
-
-// A mkdtemp directory under /tmp with a private tmpfs on it; on destruction
-// everything mounted at or below it is unmounted, newest first (detached
-// lazily only if busy), and the directory removed.
-class Scratch {
- public:
-  Scratch() {
-    char pattern[] = "/tmp/snapcell-policies-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64m") != 0) {
-      const int code = errno;
-      ::rmdir(path_.c_str());
-      throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
-    }
-    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = snapcell::linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view leaf) const { return path_ + "/" + std::string(leaf); }
-
- private:
-  std::string path_;
+// A journal needs little room.
+struct Scratch : snapcell::testing::Scratch {
+  Scratch() : snapcell::testing::Scratch({.prefix = "snapcell-policies", .tmpfs = "mode=0700,size=64m"}) {}
 };
-
-#define HOST_REQUIRE_ROOT()      \
-  do {                           \
-    if (::geteuid() != 0) {      \
-      WARN("SKIPPED: not root"); \
-      return;                    \
-    }                            \
-  } while (0)
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
 
 ino_t inode_of(const std::string& path) {
   struct stat st {};

@@ -3,6 +3,7 @@
 // directory (the field's collateral-kill seed); holders must find exactly the
 // processes that keep a mount busy; unmount must be EBUSY while they do.
 
+#include "host/support.hpp"
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/loop_btrfs.hpp"
 #include "snapcell/linux/overlay_volumes.hpp"
@@ -34,94 +35,18 @@ using snapcell::Pid;
 using snapcell::UnmountMode;
 using snapcell::linux_sys::OverlayVolumes;
 using snapcell::linux_sys::SyscallMounter;
+using snapcell::testing::make_dir;
+using snapcell::testing::write_text;
 
 namespace {
 
-// ---- scaffolding (each host test file carries its own copy) --------------------
-
-bool kernel_has_filesystem(std::string_view type) {
-  std::ifstream in("/proc/filesystems");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.size() > type.size() && line.compare(line.size() - type.size(), type.size(), type) == 0 &&
-        line[line.size() - type.size() - 1] == '\t')
-      return true;
-  return false;
-}
-
-bool program_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':'))
-    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
-// A mkdtemp directory under /tmp with a private tmpfs on it; on destruction
-// everything mounted at or below it is unmounted, newest first (detached
-// lazily only if busy), and the directory removed.
-class Scratch {
- public:
-  Scratch() {
-    char pattern[] = "/tmp/snapcell-policies-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1g") != 0) {
-      const int code = errno;
-      ::rmdir(path_.c_str());
-      throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
-    }
-    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = snapcell::linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view leaf) const { return path_ + "/" + std::string(leaf); }
-
- private:
-  std::string path_;
+// Room for a btrfs image on a loop device.
+struct Scratch : snapcell::testing::Scratch {
+  Scratch() : snapcell::testing::Scratch({.prefix = "snapcell-policies", .tmpfs = "mode=0700,size=1g"}) {}
 };
 
-#define HOST_REQUIRE_ROOT()      \
-  do {                           \
-    if (::geteuid() != 0) {      \
-      WARN("SKIPPED: not root"); \
-      return;                    \
-    }                            \
-  } while (0)
-
-#define HOST_REQUIRE_FILESYSTEM(type)                                         \
-  do {                                                                        \
-    if (!kernel_has_filesystem(type)) {                                       \
-      WARN("SKIPPED: the kernel has no " type " (not in /proc/filesystems)"); \
-      return;                                                                 \
-    }                                                                         \
-  } while (0)
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-void make_dir(const std::string& path, mode_t mode = 0755) {
-  if (::mkdir(path.c_str(), mode) != 0) throw std::runtime_error("mkdir " + path + ": " + std::strerror(errno));
-}
-
+// A small tmpfs named `source` on the existing directory `path`: these tests
+// look for the name (support.hpp's mount_tmpfs names them all alike).
 void mount_tmpfs(const std::string& source, const std::string& path) {
   if (::mount(source.c_str(), path.c_str(), "tmpfs", 0, "size=1m") != 0)
     throw std::runtime_error("mount tmpfs on " + path + ": " + std::strerror(errno));
@@ -378,15 +303,7 @@ TEST_CASE("host mounter: holders finds an open file on overlayfs by its mount, t
 
 TEST_CASE("host mounter: holders finds a process in a btrfs snapshot by the subvolume's own st_dev", "[host]") {
   HOST_REQUIRE_ROOT();
-  HOST_REQUIRE_FILESYSTEM("btrfs");
-  if (::access("/dev/loop-control", F_OK) != 0) {
-    WARN("SKIPPED: no /dev/loop-control");
-    return;
-  }
-  if (!program_on_path("mkfs.btrfs")) {
-    WARN("SKIPPED: mkfs.btrfs is not installed");
-    return;
-  }
+  HOST_REQUIRE_LOOP_BTRFS();
   Scratch scratch;
   SyscallMounter mounter;
   make_dir(scratch / "run", 0700);

@@ -4,6 +4,7 @@
 // checked here is the life of the volume, the mount, the mount point and the
 // record on the real kernel, and what is left afterwards (I2, I3, I6).
 
+#include "host/support.hpp"
 #include "snapcell/linux/directory_journal.hpp"
 #include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/linux/syscall_mounter.hpp"
@@ -46,79 +47,14 @@ using snapcell::WaitOutcome;
 using snapcell::linux_sys::DirectoryJournal;
 using snapcell::linux_sys::OverlayVolumes;
 using snapcell::linux_sys::SyscallMounter;
+using snapcell::testing::exists;
+using snapcell::testing::make_dir;
 
 namespace {
 
-// ---- scaffolding (each host test file carries its own copy) --------------------
-
-bool kernel_has_filesystem(std::string_view type) {
-  std::ifstream in("/proc/filesystems");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.size() > type.size() && line.compare(line.size() - type.size(), type.size(), type) == 0 &&
-        line[line.size() - type.size() - 1] == '\t')
-      return true;
-  return false;
-}
-
-// A mkdtemp directory under /tmp with a private tmpfs on it; on destruction
-// everything mounted at or below it is unmounted, newest first (detached
-// lazily only if busy), and the directory removed.
-class Scratch {
- public:
-  Scratch() {
-    char pattern[] = "/tmp/snapcell-policies-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=256m") != 0) {
-      const int code = errno;
-      ::rmdir(path_.c_str());
-      throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
-    }
-    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = snapcell::linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view leaf) const { return path_ + "/" + std::string(leaf); }
-
- private:
-  std::string path_;
+struct Scratch : snapcell::testing::Scratch {
+  Scratch() : snapcell::testing::Scratch({.prefix = "snapcell-policies"}) {}
 };
-
-#define HOST_REQUIRE_ROOT_AND_OVERLAY()                                          \
-  do {                                                                           \
-    if (::geteuid() != 0) {                                                      \
-      WARN("SKIPPED: not root");                                                 \
-      return;                                                                    \
-    }                                                                            \
-    if (!kernel_has_filesystem("overlay")) {                                     \
-      WARN("SKIPPED: the kernel has no overlay (not in /proc/filesystems)");     \
-      return;                                                                    \
-    }                                                                            \
-  } while (0)
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-void make_dir(const std::string& path, mode_t mode = 0755) {
-  if (::mkdir(path.c_str(), mode) != 0) throw std::runtime_error("mkdir " + path + ": " + std::strerror(errno));
-}
 
 // ---- a supervisor that spawns nothing -----------------------------------------
 
@@ -253,18 +189,45 @@ BuildRequest request(const std::string& origin) {
 
 std::uint64_t nonce_seed() { return (static_cast<std::uint64_t>(::getpid()) << 32) ^ 0x5eed0000u; }
 
+// The policies one snapcell process builds over a site: its own, fresh (the
+// recorders start empty), in the order a controller builds them.
+struct HostPolicies {
+  explicit HostPolicies(const Site& site) : volumes(site.volumes_dir), journal(site.journal_dir) {}
+  HostPolicies(const HostPolicies&) = delete;
+  HostPolicies& operator=(const HostPolicies&) = delete;
+
+  OverlayVolumes volumes;
+  RecordingMounter mounter;
+  StubSupervisor supervisor;
+  DirectoryJournal journal;
+};
+
+// `snapcell run`: a session over policies of its own.
+struct Controller : HostPolicies {
+  explicit Controller(const Site& site)
+      : HostPolicies(site), session(volumes, mounter, supervisor, journal, site.config(), [this] { return nonce++; }) {}
+
+  std::uint64_t nonce = nonce_seed();
+  HostSession session;
+};
+
+// `snapcell reap` over the site, with the given process's policies.
+snapcell::ReapReport reap_site(const Site& site, HostPolicies& policies) {
+  snapcell::ReapConfig config{kPrefix, site.run_dir, Millis{100}};
+  return snapcell::reap(snapcell::Policies<OverlayVolumes, RecordingMounter, StubSupervisor>{
+                            policies.volumes, policies.mounter, policies.supervisor},
+                        policies.journal, config);
+}
+
 }  // namespace
 
 TEST_CASE("host session: a whole session on overlayfs ends with no mount, dir, volume or record left", "[host]") {
-  HOST_REQUIRE_ROOT_AND_OVERLAY();
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
   Scratch scratch;
   Site site(scratch);
-  OverlayVolumes volumes(site.volumes_dir);
-  RecordingMounter mounter;
-  StubSupervisor supervisor;
-  DirectoryJournal journal(site.journal_dir);
-  std::uint64_t nonce = nonce_seed();
-  HostSession session(volumes, mounter, supervisor, journal, site.config(), [&] { return nonce++; });
+  Controller controller(site);
+  HostSession& session = controller.session;
 
   REQUIRE(session.begin(request(site.base)));
   const std::string name = session.name();
@@ -288,10 +251,10 @@ TEST_CASE("host session: a whole session on overlayfs ends with no mount, dir, v
   INFO(snapcell::format_report(report));
   CHECK(report.clean());
   CHECK(report.errors.empty());
-  CHECK(supervisor.calls ==
+  CHECK(controller.supervisor.calls ==
         std::vector<std::string>{"spawn " + name + " in " + mount_point, "launch " + name, "wait " + name,
                                  "kill_all " + name, "release " + name});
-  CHECK_FALSE(mounter.called("holders"));  // the unmount was not busy
+  CHECK_FALSE(controller.mounter.called("holders"));  // the unmount was not busy
   site.check_nothing_left(name);
   std::ifstream base_file(site.base + "/etc/hostname");
   std::getline(base_file, line);
@@ -300,15 +263,12 @@ TEST_CASE("host session: a whole session on overlayfs ends with no mount, dir, v
 
 TEST_CASE("host session: a failed snapshot leaves a bare mount point that is refused as a mount and never unmounted",
           "[host]") {
-  HOST_REQUIRE_ROOT_AND_OVERLAY();
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
   Scratch scratch;
   Site site(scratch);
-  OverlayVolumes volumes(site.volumes_dir);
-  RecordingMounter mounter;
-  StubSupervisor supervisor;
-  DirectoryJournal journal(site.journal_dir);
-  std::uint64_t nonce = nonce_seed();
-  HostSession session(volumes, mounter, supervisor, journal, site.config(), [&] { return nonce++; });
+  Controller controller(site);
+  HostSession& session = controller.session;
 
   REQUIRE(session.begin(request(scratch / "no-such-base")));
   Status setup = session.setup();
@@ -327,15 +287,16 @@ TEST_CASE("host session: a failed snapshot leaves a bare mount point that is ref
   Report report = session.teardown();
   INFO(snapcell::format_report(report));
   CHECK(report.clean());
-  CHECK_FALSE(mounter.called("unmount"));
-  CHECK_FALSE(mounter.called("holders"));
-  CHECK_FALSE(mounter.called("mount"));
-  CHECK(supervisor.calls.empty());
+  CHECK_FALSE(controller.mounter.called("unmount"));
+  CHECK_FALSE(controller.mounter.called("holders"));
+  CHECK_FALSE(controller.mounter.called("mount"));
+  CHECK(controller.supervisor.calls.empty());
   site.check_nothing_left(session.name());
 }
 
 TEST_CASE("host session: reap cleans up after a controller that died right after setup", "[host]") {
-  HOST_REQUIRE_ROOT_AND_OVERLAY();
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
   Scratch scratch;
   Site site(scratch);
   int pipe_fds[2];
@@ -351,12 +312,8 @@ TEST_CASE("host session: reap cleans up after a controller that died right after
       ::_exit(code);  // no destructor runs: the session is never torn down
     };
     try {
-      OverlayVolumes volumes(site.volumes_dir);
-      RecordingMounter mounter;
-      StubSupervisor supervisor;
-      DirectoryJournal journal(site.journal_dir);
-      std::uint64_t nonce = nonce_seed();
-      HostSession session(volumes, mounter, supervisor, journal, site.config(), [&] { return nonce++; });
+      Controller controller(site);
+      HostSession& session = controller.session;
       Status begun = session.begin(request(site.base));
       Status set_up = begun ? session.setup() : begun;
       if (set_up) say_and_die(session.name(), 0);
@@ -387,13 +344,8 @@ TEST_CASE("host session: reap cleans up after a controller that died right after
   REQUIRE(snapcell::decide_ownership(mount_point, *facts, OverlayVolumes::source_of(name)));
   REQUIRE(exists(site.journal_dir + "/" + name));
 
-  OverlayVolumes volumes(site.volumes_dir);
-  RecordingMounter mounter;
-  StubSupervisor supervisor;
-  DirectoryJournal journal(site.journal_dir);
-  snapcell::ReapConfig config{kPrefix, site.run_dir, Millis{100}};
-  auto reaped = snapcell::reap(snapcell::Policies<OverlayVolumes, RecordingMounter, StubSupervisor>{volumes, mounter, supervisor},
-                               journal, config);
+  HostPolicies reaper(site);
+  auto reaped = reap_site(site, reaper);
   REQUIRE(reaped.sessions.size() == 1);
   INFO(snapcell::format_report(reaped.sessions.front()));
   CHECK(reaped.clean());
@@ -403,33 +355,24 @@ TEST_CASE("host session: reap cleans up after a controller that died right after
 }
 
 TEST_CASE("host session: reap leaves a live session's record, mount and volume alone", "[host]") {
-  HOST_REQUIRE_ROOT_AND_OVERLAY();
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_FILESYSTEM("overlay");
   Scratch scratch;
   Site site(scratch);
-  OverlayVolumes volumes(site.volumes_dir);
-  RecordingMounter mounter;
-  StubSupervisor supervisor;
-  DirectoryJournal journal(site.journal_dir);
-  std::uint64_t nonce = nonce_seed();
-  HostSession session(volumes, mounter, supervisor, journal, site.config(), [&] { return nonce++; });
+  Controller controller(site);
+  HostSession& session = controller.session;
   REQUIRE(session.begin(request(site.base)));
   REQUIRE(session.setup());
   const std::string name = session.name();
 
-  OverlayVolumes reaper_volumes(site.volumes_dir);
-  RecordingMounter reaper_mounter;
-  StubSupervisor reaper_supervisor;
-  DirectoryJournal reaper_journal(site.journal_dir);
-  snapcell::ReapConfig config{kPrefix, site.run_dir, Millis{100}};
-  auto reaped = snapcell::reap(snapcell::Policies<OverlayVolumes, RecordingMounter, StubSupervisor>{
-                                   reaper_volumes, reaper_mounter, reaper_supervisor},
-                               reaper_journal, config);
+  HostPolicies reaper(site);
+  auto reaped = reap_site(site, reaper);
   CHECK(reaped.sessions.empty());
   CHECK(reaped.live == std::vector<std::string>{name});
   CHECK(reaped.errors.empty());
-  CHECK_FALSE(reaper_mounter.called("unmount"));
-  CHECK_FALSE(reaper_mounter.called("remove_dir"));
-  auto facts = reaper_mounter.facts(session.plan().mount_point);
+  CHECK_FALSE(reaper.mounter.called("unmount"));
+  CHECK_FALSE(reaper.mounter.called("remove_dir"));
+  auto facts = reaper.mounter.facts(session.plan().mount_point);
   REQUIRE(facts);
   CHECK(snapcell::decide_ownership(session.plan().mount_point, *facts, session.plan().mount_source));
 

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,16 +33,24 @@ inline bool kernel_has_filesystem(std::string_view type) {
   return false;
 }
 
-// A mkdtemp directory under /tmp with a private tmpfs on it; on destruction
-// everything mounted at or below it is unmounted, newest first (detached
-// lazily only if busy), and the directory removed.
+// What a Scratch is called and how big its tmpfs may grow (a ceiling, not an
+// allocation: a loop device's btrfs image needs room, a journal does not).
+struct ScratchOptions {
+  const char* prefix = "snapcell-host";
+  const char* tmpfs = "mode=0700,size=256m";
+};
+
+// A mkdtemp directory under /tmp with a private tmpfs on it, so that nothing
+// made here is on the root filesystem. On destruction everything mounted at
+// or below it is unmounted, newest first (detached lazily only if busy), and
+// the directory removed: the tmpfs takes all content with it.
 class Scratch {
  public:
-  explicit Scratch(const char* tmpfs_options = "mode=0700,size=256m") {
-    char pattern[] = "/tmp/snapcell-host-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+  explicit Scratch(ScratchOptions options = {}) {
+    std::string pattern = std::string("/tmp/") + options.prefix + "-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
-    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_options) != 0) {
+    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.tmpfs) != 0) {
       const int code = errno;
       ::rmdir(path_.c_str());
       throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
@@ -69,6 +79,15 @@ class Scratch {
   std::string path_;
 };
 
+inline bool program_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':'))
+    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 inline bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
@@ -76,6 +95,12 @@ inline bool exists(const std::string& path) {
 
 inline void make_dir(const std::string& path, mode_t mode = 0755) {
   if (::mkdir(path.c_str(), mode) != 0) throw std::runtime_error("mkdir " + path + ": " + std::strerror(errno));
+}
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 // Mounts a tmpfs of its own at `path` (inside a Scratch, which removes it).
@@ -110,4 +135,28 @@ class CgroupParent {
       WARN("SKIPPED: not root");          \
       return;                             \
     }                                     \
+  } while (0)
+
+// Skips unless the kernel has the filesystem `type` (a string literal).
+#define HOST_REQUIRE_FILESYSTEM(type)                                         \
+  do {                                                                        \
+    if (!::snapcell::testing::kernel_has_filesystem(type)) {                  \
+      WARN("SKIPPED: the kernel has no " type " (not in /proc/filesystems)"); \
+      return;                                                                 \
+    }                                                                         \
+  } while (0)
+
+// btrfs on a loop device (linux/loop_btrfs.hpp): the filesystem, a loop
+// control device and mkfs.btrfs to make the image with.
+#define HOST_REQUIRE_LOOP_BTRFS()                                   \
+  do {                                                              \
+    HOST_REQUIRE_FILESYSTEM("btrfs");                               \
+    if (!::snapcell::testing::exists("/dev/loop-control")) {        \
+      WARN("SKIPPED: no /dev/loop-control");                        \
+      return;                                                       \
+    }                                                               \
+    if (!::snapcell::testing::program_on_path("mkfs.btrfs")) {      \
+      WARN("SKIPPED: mkfs.btrfs is not installed");                 \
+      return;                                                       \
+    }                                                               \
   } while (0)

@@ -1,7 +1,8 @@
 #pragma once
-// What every property test shares: the supervisor kinds under test, which
-// behaviours each can be held to, and one run of a session followed by reap
-// with every invariant checked on the way.
+// What every property test shares: the supervisor kinds under test and one
+// run of a session followed by reap with every invariant checked on the way.
+// Which behaviours each kind is held to, and when I7 applies, live in
+// fake/simulation.hpp: the lifecycle fuzzer holds them to the same.
 
 #include <optional>
 #include <string>
@@ -25,29 +26,6 @@ using namespace snapcell::fake;
     INFO(snapcell::fake::describe(found_));    \
     REQUIRE(found_.empty());                   \
   } while (false)
-
-// A weak supervisor is held to every invariant only by builds that stay in
-// their process group; the escapes are what its own test shows it missing.
-template <class S>
-std::vector<Behaviour> behaviours_for() {
-  std::vector<Behaviour> chosen;
-  for (Behaviour behaviour : all_behaviours)
-    if (S::containment == Containment::full || !escapes_process_group(behaviour)) chosen.push_back(behaviour);
-  return chosen;
-}
-
-// Later: time passes, as it would before anyone looks again. What a
-// supervisor could not kill now visibly outlives its deadline (I7).
-template <class S>
-void let_time_pass(Simulation<S>& sim) {
-  sim.world.advance_to(sim.world.now() + sim.config.deadline.count() + sim.config.grace.count() + 1);
-}
-
-template <class S>
-std::vector<Violation> check_bounded_if_containing(Simulation<S>& sim) {
-  if (S::containment != Containment::full) return {};
-  return check_bounded(sim.world, sim.config.grace, sim.config.limits.max_processes);
-}
 
 struct RunResult {
   Report report;

@@ -3,6 +3,8 @@
 // names its backend and supervisor; reap runs once per combination, and each
 // pass leaves the other kinds' records alone.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -27,7 +29,12 @@ struct ReapOptions {
 
 inline int reap_command(const ReapOptions& reap_options) {
   StateDirs dirs(reap_options.state_dir);
-  if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
+  // Reap makes nothing: no journal means no session ever ran with this state dir.
+  if (::access(dirs.journal.c_str(), F_OK) != 0) {
+    if (reap_options.json) std::puts(R"({"schema": "snapcell.reap/1", "sessions": [], "live": []})");
+    else fmt::print("nothing to reap: no journal at {}\n", dirs.journal);
+    return exit_ok;
+  }
   nlohmann::ordered_json sessions = nlohmann::ordered_json::array();
   std::vector<std::string> live;
   int reaped_count = 0;

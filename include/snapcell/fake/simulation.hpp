@@ -5,7 +5,9 @@
 
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "snapcell/fake/fake.hpp"
 #include "snapcell/fake/invariants.hpp"
@@ -66,5 +68,32 @@ class Simulation {
  private:
   std::deque<FakeController<S>> controllers_;  // a deque: sessions keep references to their policies
 };
+
+// A weak supervisor is held to every invariant only by builds that stay in
+// their process group; the escapes are what its own test shows it missing.
+template <class S>
+std::vector<Behaviour> behaviours_for() {
+  std::vector<Behaviour> chosen;
+  for (Behaviour behaviour : all_behaviours)
+    if (S::containment == Containment::full || !escapes_process_group(behaviour)) chosen.push_back(behaviour);
+  return chosen;
+}
+
+// Later: time passes, as it would before anyone looks again. What a
+// supervisor could not kill now visibly outlives its deadline (I7).
+template <class S>
+void let_time_pass(Simulation<S>& sim) {
+  sim.world.advance_to(sim.world.now() + sim.config.deadline.count() + sim.config.grace.count() + 1);
+}
+
+// I7 binds only a containing supervisor: a weak one's escapes outlive any
+// deadline by design. `exempt` names sessions it cannot bind either (their
+// controller died, or the kernel refused every kill).
+template <class S>
+std::vector<Violation> check_bounded_if_containing(const Simulation<S>& sim,
+                                                   const std::set<std::string>& exempt = {}) {
+  if (S::containment != Containment::full) return {};
+  return check_bounded(sim.world, sim.config.grace, sim.config.limits.max_processes, exempt);
+}
 
 }  // namespace snapcell::fake

@@ -230,31 +230,37 @@ struct CgroupLeaves {
 inline Result<EnforcedLimits> apply_limits(const CgroupLeaves& leaves, const Limits& limits) {
   EnforcedLimits enforced;
   const std::string parent = parent_of(leaves.unified);
-  if (limits.max_processes > 0) {
-    const std::string value = std::to_string(limits.max_processes);
-    if (controller_delegated(parent, "pids")) {
-      if (Status set = write_file(leaves.unified + "/pids.max", value); !set) return set.error();
-      enforced.processes_by = leaves.unified + "/pids.max";
-    } else if (!leaves.pids_v1.empty()) {
-      if (Status set = write_file(leaves.pids_v1 + "/pids.max", value); !set) return set.error();
-      enforced.processes_by = leaves.pids_v1 + "/pids.max (v1)";
-    } else {
-      enforced.notes.push_back("max_processes: no pids controller in " + parent +
-                               "/cgroup.subtree_control and no v1 pids parent configured");
+  // Both limits take the same road: v2, else v1, else a note. Returns the
+  // file that holds the limit, or "" when no controller takes it.
+  auto write_limit = [&](std::string_view limit, std::string_view controller, const std::string& value,
+                         std::string_view v2_file, const std::string& v1_leaf,
+                         std::string_view v1_file) -> Result<std::string> {
+    if (controller_delegated(parent, controller)) {
+      const std::string file = leaves.unified + "/" + std::string(v2_file);
+      if (Status set = write_file(file, value); !set) return set.error();
+      return file;
     }
+    if (!v1_leaf.empty()) {
+      const std::string file = v1_leaf + "/" + std::string(v1_file);
+      if (Status set = write_file(file, value); !set) return set.error();
+      return file + " (v1)";
+    }
+    enforced.notes.push_back(fmt::format(
+        "{}: no {} controller in {}/cgroup.subtree_control and no v1 {} parent configured", limit, controller, parent,
+        controller));
+    return std::string();
+  };
+  if (limits.max_processes > 0) {
+    auto by = write_limit("max_processes", "pids", std::to_string(limits.max_processes), "pids.max", leaves.pids_v1,
+                          "pids.max");
+    if (!by) return by.error();
+    enforced.processes_by = *by;
   }
   if (limits.max_memory_bytes > 0) {
-    const std::string value = std::to_string(limits.max_memory_bytes);
-    if (controller_delegated(parent, "memory")) {
-      if (Status set = write_file(leaves.unified + "/memory.max", value); !set) return set.error();
-      enforced.memory_by = leaves.unified + "/memory.max";
-    } else if (!leaves.memory_v1.empty()) {
-      if (Status set = write_file(leaves.memory_v1 + "/memory.limit_in_bytes", value); !set) return set.error();
-      enforced.memory_by = leaves.memory_v1 + "/memory.limit_in_bytes (v1)";
-    } else {
-      enforced.notes.push_back("max_memory_bytes: no memory controller in " + parent +
-                               "/cgroup.subtree_control and no v1 memory parent configured");
-    }
+    auto by = write_limit("max_memory_bytes", "memory", std::to_string(limits.max_memory_bytes), "memory.max",
+                          leaves.memory_v1, "memory.limit_in_bytes");
+    if (!by) return by.error();
+    enforced.memory_by = *by;
   }
   // RLIMIT_NPROC counts every process of a uid and root is exempt from it;
   // with no per-build uid it would bound nothing, so it is not claimed.
