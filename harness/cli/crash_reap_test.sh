@@ -16,11 +16,14 @@ if ((EUID != 0)); then echo "SKIPPED: needs root"; exit 0; fi
 
 scratch=$(mktemp -d /tmp/snapcell-crash.XXXXXX)
 state="$scratch/state"
+leaf="snapcell-test-crash-$$"   # a cgroup parent of this test's own (v2, and v1 pids/memory where present)
+cgroup_parent="/sys/fs/cgroup/unified/$leaf"
 live_pid=""
 cleanup() {
   [[ -n "$live_pid" ]] && kill -9 "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
-  "$snapcell" reap --state-dir "$state" >/dev/null 2>&1
+  "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
   for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
+  for parent in /sys/fs/cgroup/{unified,pids,memory}/"$leaf"; do rmdir "$parent" 2>/dev/null; done
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -28,7 +31,7 @@ trap cleanup EXIT
 mkdir -p "$scratch/base"/{bin,proc,dev,tmp,etc}
 cp /bin/busybox "$scratch/base/bin/"
 for applet in sh sleep true; do ln -s busybox "$scratch/base/bin/$applet"; done
-run=("$snapcell" run --state-dir "$state" --base "$scratch/base" --timeout 60)
+run=("$snapcell" run --state-dir "$state" --cgroup-parent "$cgroup_parent" --base "$scratch/base" --timeout 60)
 
 # The live session: a build that sleeps while everything else happens.
 "${run[@]}" --log "$scratch/live.log" -- /bin/sleep 120 >/dev/null 2>&1 &
@@ -47,7 +50,7 @@ for trial in $(seq "$trials"); do
 done
 echo "killed $trials runs; journal records left: $(ls "$state/journal" | wc -l)"
 
-"$snapcell" reap --state-dir "$state" | tail -1
+"$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" | tail -1
 status=${PIPESTATUS[0]}
 failures=0
 check() {  # description, count, expected
@@ -59,7 +62,7 @@ check "mount point dirs left besides the live one" "$(ls "$state/mnt" | grep -vc
 check "volumes left besides the live one" "$(ls "$state/volumes" | grep -vc "^$live$")" 0
 check "journal records left besides the live one" "$(ls "$state/journal" | grep -vc "^$live$")" 0
 check "cgroups left besides the live one" \
-  "$(find /sys/fs/cgroup/unified/snapcell.slice -mindepth 1 -maxdepth 1 -type d -name 'snapcell-*' ! -name "$live" | wc -l)" 0
+  "$(find "$cgroup_parent" -mindepth 1 -maxdepth 1 -type d -name 'snapcell-*' ! -name "$live" | wc -l)" 0
 check "processes of killed builds" "$(pgrep -c -f 'sleep 1000' || true)" 0
 check "the live session's mount" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt/$live$")" 1
 check "the live session's build" "$(pgrep -c -f '^/bin/sleep 120$' || true)" 1
