@@ -120,6 +120,29 @@ inline Result<bool> on_cgroup_fs(const std::string& path) {
   return type == cgroup2_magic || type == cgroup1_magic;
 }
 
+// The cgroups directly below `leaf` (a build may make its own): its
+// subdirectories; every file in it is a control file. A leaf that is gone has
+// none; any other failure, of opendir or of readdir, is reported.
+inline Result<std::vector<std::string>> child_cgroups(const std::string& leaf) {
+  DIR* dir = ::opendir(leaf.c_str());
+  if (!dir) {
+    if (errno == ENOENT) return std::vector<std::string>{};
+    return errno_error("opendir", leaf);
+  }
+  std::vector<std::string> children;
+  while (true) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (!entry) break;
+    const std::string_view child = entry->d_name;
+    if (entry->d_type == DT_DIR && child != "." && child != "..") children.emplace_back(child);
+  }
+  const int read_errno = errno;
+  ::closedir(dir);
+  if (read_errno != 0) return errno_error("readdir", leaf, read_errno);
+  return children;
+}
+
 // rmdir of a leaf and of whatever cgroups the build made below it, deepest
 // first (cgroupfs refuses rmdir of a cgroup that has children). ENOENT is
 // success, so release is idempotent; EBUSY while any process remains. A path
@@ -128,20 +151,10 @@ inline Status remove_leaf(const std::string& leaf) {
   auto cgroupfs = on_cgroup_fs(leaf);
   if (!cgroupfs) return cgroupfs.code() == ENOENT ? Status{} : cgroupfs.status();
   if (!*cgroupfs) return logic_error("rmdir", leaf, "not on a cgroup filesystem");
-  if (DIR* dir = ::opendir(leaf.c_str())) {
-    std::vector<std::string> children;
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view child = entry->d_name;
-      if (entry->d_type == DT_DIR && child != "." && child != "..") children.emplace_back(child);
-    }
-    ::closedir(dir);
-    for (const auto& child : children)
-      if (Status removed = remove_leaf(leaf + "/" + child); !removed) return removed;
-  } else if (errno == ENOENT) {
-    return {};
-  } else {
-    return errno_error("opendir", leaf);
-  }
+  auto children = child_cgroups(leaf);
+  if (!children) return children.status();
+  for (const auto& child : *children)
+    if (Status removed = remove_leaf(leaf + "/" + child); !removed) return removed;
   if (::rmdir(leaf.c_str()) != 0 && errno != ENOENT) return errno_error("rmdir", leaf);
   return {};
 }
@@ -157,18 +170,12 @@ inline Result<std::vector<Pid>> cgroup_members(const std::string& leaf) {
   auto pids = linux_text::parse_cgroup_procs(*text);
   if (!pids) return pids.error();
   std::vector<Pid> members = std::move(*pids);
-  if (DIR* dir = ::opendir(leaf.c_str())) {
-    std::vector<std::string> children;
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view child = entry->d_name;
-      if (entry->d_type == DT_DIR && child != "." && child != "..") children.emplace_back(child);
-    }
-    ::closedir(dir);
-    for (const auto& child : children) {
-      auto more = cgroup_members(leaf + "/" + child);
-      if (!more) return more.error();
-      members.insert(members.end(), more->begin(), more->end());
-    }
+  auto children = child_cgroups(leaf);
+  if (!children) return children.error();
+  for (const auto& child : *children) {
+    auto more = cgroup_members(leaf + "/" + child);
+    if (!more) return more.error();
+    members.insert(members.end(), more->begin(), more->end());
   }
   return members;
 }
