@@ -136,7 +136,7 @@ class Program {
       case Phase::claimed: (void)session.setup(); break;
       case Phase::ready: (void)session.start(); break;
       case Phase::running: {
-        (void)session.wait();
+        if (session.wait() && slot % 2 == 1) (void)session.stop();  // slot 1 stops before its teardown
         const Report report = session.teardown();
         after_teardown(report, *s.controller);
         break;
@@ -263,6 +263,7 @@ class Program {
       case Phase::ready: return "ready: start";
       case Phase::running: return "running: wait, teardown";
       case Phase::finished: return "finished";
+      case Phase::stopped: return "stopped";
       case Phase::failed: return "failed";
       case Phase::torn_down: return "torn down";
     }

@@ -135,7 +135,7 @@ TEST_CASE("host seed scenario: a full volume filesystem fails the snapshot, and 
   session_config.run_dir = scratch / "mnt";
   Session session(volumes, mounter, supervisor, journal, session_config, [] { return std::uint64_t{0x5eed}; });
 
-  Report report = session.run(BuildRequest{scratch / "base", {"/bin/true"}, ""});
+  Report report = session.run(BuildRequest{scratch / "base", {"/bin/true"}, "", {}});
   INFO(format_report(report));
   REQUIRE_FALSE(report.errors.empty());
   CHECK(report.errors.front().code == ENOSPC);

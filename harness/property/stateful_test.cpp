@@ -92,6 +92,7 @@ struct Open : Command<S> {
 template <class S>
 struct Step : Command<S> {
   int slot = *rc::gen::inRange(0, slot_count);
+  bool stop_first = *rc::gen::arbitrary<bool>();  // the builder's stop, copy out, teardown
   void checkPreconditions(const Model& model) const override { RC_PRE(model.open[slot]); }
   void apply(Model&) const override {}
   void run(const Model&, System<S>& system) const override {
@@ -100,7 +101,7 @@ struct Step : Command<S> {
       case Phase::claimed: (void)session.setup(); break;
       case Phase::ready: (void)session.start(); break;
       case Phase::running: {
-        (void)session.wait();
+        if (session.wait() && stop_first) (void)session.stop();
         Report report = session.teardown();
         system.note(report);
         if (system.sim.world.controller_alive(system.slots[slot].controller->id))
@@ -111,7 +112,7 @@ struct Step : Command<S> {
     }
     system.check(description());
   }
-  std::string description() const { return fmt::format("step slot {}", slot); }
+  std::string description() const { return fmt::format("step slot {}{}", slot, stop_first ? " (stop first)" : ""); }
   void show(std::ostream& os) const override { os << description(); }
 };
 

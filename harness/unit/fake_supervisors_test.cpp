@@ -18,7 +18,7 @@ struct Spawned {
 
   explicit Spawned(Behaviour behaviour) {
     world.dirs()["/run/snapcell/snapcell-0000000000000001"] = run_device;
-    SpawnSpec spec{"/run/snapcell/snapcell-0000000000000001", {std::string(to_string(behaviour))}, Limits{}, ""};
+    SpawnSpec spec{"/run/snapcell/snapcell-0000000000000001", {std::string(to_string(behaviour))}, Limits{}, "", {}};
     supervisor.spawn(unit, spec).or_throw();
     supervisor.launch(unit).or_throw();
   }
@@ -81,7 +81,7 @@ TEMPLATE_TEST_CASE("fake supervisors: held at the handshake, a build dies with i
   TestType supervisor(world, controller);
   FakeUnit unit = supervisor.unit_for("snapcell-0000000000000001");
   world.dirs()["/run/snapcell/snapcell-0000000000000001"] = run_device;
-  supervisor.spawn(unit, {"/run/snapcell/snapcell-0000000000000001", {"sleeps"}, Limits{}, ""}).or_throw();
+  supervisor.spawn(unit, {"/run/snapcell/snapcell-0000000000000001", {"sleeps"}, Limits{}, "", {}}).or_throw();
   REQUIRE(world.live_in_lineage(unit.session) > 0);
   world.crash(controller);
   CHECK(world.live_in_lineage(unit.session) == 0);

@@ -20,11 +20,11 @@ TEST_CASE("session: bad input is refused before anything is claimed", "[session]
     std::string detail;
   };
   const Case cases[] = {
-      {{"", {"well-behaved"}, ""}, "is empty"},
-      {{"base", {}, ""}, "is empty"},
-      {{"base", {""}, ""}, "program name is empty"},
-      {{"ba\nse", {"well-behaved"}, ""}, "control character"},
-      {{"base", {std::string("a\0b", 3)}, ""}, "NUL"},
+      {{"", {"well-behaved"}, "", {}}, "is empty"},
+      {{"base", {}, "", {}}, "is empty"},
+      {{"base", {""}, "", {}}, "program name is empty"},
+      {{"ba\nse", {"well-behaved"}, "", {}}, "control character"},
+      {{"base", {std::string("a\0b", 3)}, "", {}}, "NUL"},
   };
   for (const auto& c : cases) {
     auto session = sim.new_session(controller);
@@ -126,7 +126,43 @@ TEST_CASE("session: the report carries the build's outcome and per-phase timings
   std::vector<std::string> phases;
   for (const auto& [phase, ms] : killed.phase_ms) phases.push_back(phase);
   CHECK(phases == std::vector<std::string>{"validate", "claim", "mkdir", "snapshot", "mount", "prove", "spawn", "build",
-                                           "teardown"});
+                                           "kill", "verify", "release", "unmount", "rmdir", "remove", "teardown"});
+}
+
+// The builder's order: wait, stop (every process gone, proven), read the
+// outputs from the still-mounted snapshot, then teardown, which keeps stop's
+// kill and verify steps in the report and does the rest.
+TEST_CASE("session: stop kills and verifies but keeps the mount, teardown finishes the rest", "[session]") {
+  Sim sim;
+  auto& controller = sim.add_controller();
+  auto session = sim.new_session(controller);
+  REQUIRE(session->begin(sim.request(Behaviour::double_fork)));
+  REQUIRE(session->setup());
+  REQUIRE(session->start());
+  REQUIRE(session->wait());
+  CHECK(session->stop());
+  CHECK(session->phase() == Phase::stopped);
+  CHECK(sim.world.top_mount_at(session->plan().mount_point) != nullptr);
+  CHECK(sim.world.live_in_lineage(session->name()) == 0);
+  CHECK_FALSE(session->stop());  // once only
+  Report report = session->teardown();
+  CHECK(report.clean());
+  std::vector<std::string> steps;
+  for (const auto& step : report.steps) steps.push_back(step.step);
+  CHECK(steps.front() == "kill");
+  CHECK(std::find(steps.begin(), steps.end(), "unmount") != steps.end());
+  CHECK(sim.world.top_mount_at(session->plan().mount_point) == nullptr);
+}
+
+TEST_CASE("session: stop is refused before the build finished", "[session]") {
+  Sim sim;
+  auto& controller = sim.add_controller();
+  auto session = sim.new_session(controller);
+  REQUIRE(session->begin(sim.request(Behaviour::well_behaved)));
+  CHECK_FALSE(session->stop());
+  REQUIRE(session->setup());
+  CHECK_FALSE(session->stop());
+  CHECK(session->teardown().clean());
 }
 
 TEST_CASE("session: a mount that is not proven its own stops the session before anything runs", "[session]") {

@@ -71,11 +71,24 @@ struct Limits {
   std::uint64_t max_memory_bytes = 1ull << 30;
 };
 
+// Who the build runs as and what it can reach beyond its root. The defaults
+// keep the controller's identity and network; a build of untrusted code wants
+// all three set (the CLI's `build` always does): a uid of its own makes
+// RLIMIT_NPROC a per-build bound and takes root's powers over the snapshot
+// away, and a network namespace with only loopback cuts it off the network.
+struct Isolation {
+  std::int64_t uid = -1;  // -1: keep the controller's
+  std::int64_t gid = -1;
+  bool private_network = false;
+  std::string working_dir = "/";  // inside the root, entered before execve
+};
+
 struct SpawnSpec {
   std::string root;                // the mounted snapshot the command runs in
   std::vector<std::string> argv;   // never passed through a shell
   Limits limits;
   std::string log_path;            // stdout and stderr go here; empty: /dev/null
+  Isolation isolation;
 };
 
 struct WaitOutcome {

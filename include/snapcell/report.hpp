@@ -3,6 +3,7 @@
 // the session's account; the invariant checks never trust it, they compare it
 // with the world, and I3 demands that it names exactly what is left.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,7 +77,32 @@ struct Report {
   void remain(ResourceKind kind, std::string target, std::string why) {
     remains.push_back({kind, std::move(target), std::move(why)});
   }
+  // Adds to the time of a phase, summing repeats (three kill attempts are one "kill").
+  void add_ms(const std::string& phase, double ms) {
+    for (auto& [name, total] : phase_ms)
+      if (name == phase) {
+        total += ms;
+        return;
+      }
+    phase_ms.emplace_back(phase, ms);
+  }
 };
+
+// Times one call into a report's phase_ms: where a teardown's time goes
+// (kill, verify, unmount, remove) is what a turnaround is made of.
+template <class Call>
+auto timed(Report& report, const std::string& phase, Call&& call) {
+  const auto start = std::chrono::steady_clock::now();
+  struct Stop {
+    Report& report;
+    const std::string& phase;
+    std::chrono::steady_clock::time_point start;
+    ~Stop() {
+      report.add_ms(phase, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+  } stop{report, phase, start};
+  return call();
+}
 
 inline std::string format_report(const Report& report) {
   std::string text = fmt::format("session {}: {}\n", report.session, report.clean() ? "clean" : "LEFT RESOURCES");

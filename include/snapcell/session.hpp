@@ -36,6 +36,7 @@ struct BuildRequest {
   std::string origin;
   std::vector<std::string> argv;
   std::string log_path;  // where the command's stdout and stderr go; empty: nowhere
+  Isolation isolation;   // uid, network, working directory (policies.hpp)
 };
 
 inline Status validate_config(const SessionConfig& config) {
@@ -61,7 +62,10 @@ inline Status validate_request(const BuildRequest& request) {
 
 // `failed`: a step after the claim failed; only teardown may follow, so a
 // retried step can never acquire a second unit or volume over the first.
-enum class Phase { idle, claimed, ready, running, finished, failed, torn_down };
+// `stopped`: every process of the build is gone, proven, and the snapshot is
+// still mounted: the one moment its outputs can be read without a build
+// process changing them underneath (the builder copies its wheels out here).
+enum class Phase { idle, claimed, ready, running, finished, stopped, failed, torn_down };
 
 template <VolumeManager V, Mounter M, Supervisor S, JournalStore J>
 class Session {
@@ -144,7 +148,7 @@ class Session {
     unit_ = supervisor_.unit_for(plan_.name);
     plan_.unit = unit_->serialize();
     if (Status journaled = journal_.update(plan_.name, serialize_plan(plan_)); !journaled) return abort_with(journaled);
-    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits, request_.log_path});
+    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits, request_.log_path, request_.isolation});
         !spawned)
       return abort_with(spawned);
     plan_.unit = unit_->serialize();
@@ -164,6 +168,22 @@ class Session {
     return outcome;
   }
 
+  // Kills and verifies, keeping the mount. Fails, leaving the rest to
+  // teardown (which kills again), when a process survived or the survivors
+  // could not be listed. A weak supervisor's "none visible" lets it stop, and
+  // the report says it is no proof (containment_proven stays false).
+  Status stop() {
+    if (phase_ != Phase::finished) return out_of_order("stop");
+    auto timer = phase_timer("stop");
+    report_.steps.clear();
+    report_.remains.clear();
+    detail::unwind_processes(Policies<V, M, S>{volumes_, mounter_, supervisor_}, unit_, config_.grace, report_);
+    if (!report_.remains.empty())
+      return abort_with(logic_error("stop", plan_.name, "the build's processes are not proven gone"));
+    phase_ = Phase::stopped;
+    return {};
+  }
+
   // Idempotent: may run after any step, once or again. A repeated teardown
   // first takes back the record it let go of; if a reaper holds it, or has
   // settled it already, the session's resources are no longer its to touch.
@@ -171,9 +191,14 @@ class Session {
     if (phase_ == Phase::idle) return report_;
     auto timer = phase_timer("teardown");
     if (phase_ == Phase::torn_down && !readopt()) return report_;
-    report_.steps.clear();
-    report_.remains.clear();
-    unwind(Policies<V, M, S>{volumes_, mounter_, supervisor_}, plan_, unit_, config_.grace, report_);
+    const Policies<V, M, S> policies{volumes_, mounter_, supervisor_};
+    if (phase_ == Phase::stopped) {  // the processes are done with: their steps stay in the report
+      unwind_storage(policies, plan_, unit_, report_);
+    } else {
+      report_.steps.clear();
+      report_.remains.clear();
+      unwind(policies, plan_, unit_, config_.grace, report_);
+    }
     settle_record(journal_, plan_.name, report_);
     phase_ = Phase::torn_down;
     timer.stop();

@@ -46,11 +46,11 @@ void unwind_processes(Policies<V, M, S> policies, std::optional<typename S::Unit
   // at once: the deadline does not wait for the next reap.
   Result<std::vector<Pid>> survivors = std::vector<Pid>{};
   for (int attempt = 1; attempt <= kill_attempts; ++attempt) {
-    if (Status killed = supervisor.kill_all(*unit, grace); killed)
+    if (Status killed = timed(report, "kill", [&] { return supervisor.kill_all(*unit, grace); }); killed)
       report.add("kill", target, Outcome::done);
     else
       report.add("kill", target, Outcome::failed, killed.error().message());
-    survivors = supervisor.survivors(*unit);
+    survivors = timed(report, "verify", [&] { return supervisor.survivors(*unit); });
     if (survivors && survivors->empty()) break;
   }
   if (!survivors) {
@@ -67,7 +67,7 @@ void unwind_processes(Policies<V, M, S> policies, std::optional<typename S::Unit
   report.containment_proven = S::containment == Containment::full;
   report.add("verify", target, Outcome::done,
              report.containment_proven ? "no survivors" : "no survivors visible (weak supervisor)");
-  if (Status released = supervisor.release(*unit); released)
+  if (Status released = timed(report, "release", [&] { return supervisor.release(*unit); }); released)
     report.add("release", target, Outcome::done);
   else {
     report.add("release", target, Outcome::failed, released.error().message());
@@ -220,12 +220,18 @@ void settle_record(J& journal, const std::string& name, Report& report) {
 // Every step runs whatever the previous one did: a failure is recorded and
 // the walk goes on, as nsjail's teardown warns and goes on.
 template <VolumeManager V, Mounter M, Supervisor S>
+void unwind_storage(Policies<V, M, S> policies, const SessionPlan& plan, std::optional<typename S::Unit>& unit,
+                    Report& report) {
+  timed(report, "unmount", [&] { detail::unwind_mount(policies, plan, unit, report); });
+  timed(report, "rmdir", [&] { detail::unwind_mount_point(policies.mounter, plan, report); });
+  timed(report, "remove", [&] { detail::unwind_volume(policies.volumes, plan, report); });
+}
+
+template <VolumeManager V, Mounter M, Supervisor S>
 void unwind(Policies<V, M, S> policies, const SessionPlan& plan, std::optional<typename S::Unit>& unit, Millis grace,
             Report& report) {
   detail::unwind_processes(policies, unit, grace, report);
-  detail::unwind_mount(policies, plan, unit, report);
-  detail::unwind_mount_point(policies.mounter, plan, report);
-  detail::unwind_volume(policies.volumes, plan, report);
+  unwind_storage(policies, plan, unit, report);
 }
 
 }  // namespace snapcell

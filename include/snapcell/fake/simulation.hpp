@@ -60,7 +60,7 @@ class Simulation {
     return report;
   }
 
-  static BuildRequest request(Behaviour behaviour) { return {"base", {std::string(to_string(behaviour))}, ""}; }
+  static BuildRequest request(Behaviour behaviour) { return {"base", {std::string(to_string(behaviour))}, "", {}}; }
 
   World world;
   SessionConfig config;

@@ -20,7 +20,12 @@
 //      (new PID namespace only: a proc instance shows the PID namespace of
 //      its mounter, so outside a new one it would show the host's processes),
 //      a tmpfs on /tmp, a minimal /dev, then pivot_root into it;
-//   5. report `ready` (or the failed step and errno) to the controller;
+//   5. in a new network namespace: bring loopback up (the only interface);
+//      then give up root: supplementary groups, gid, uid (raw syscalls, see
+//      drop_identity), re-arm the death signal the credential change
+//      cleared, RLIMIT_NPROC for the build's own uid, the working directory,
+//      and no_new_privs (no setuid binary in the base hands root back);
+//      report `ready` (or the failed step and errno) to the controller;
 //   6. wait for the controller's "go" byte (launch); EOF means the controller
 //      died before launch: _exit(127), the build never runs;
 //   7. stdin from /dev/null, stdout and stderr to the log, close every other
@@ -37,10 +42,13 @@
 // It needs a mount point as the new root, hence the self-bind in step 4.
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +57,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +92,7 @@ static_assert(sizeof(CloneArgs) == 88, "clone_args VER2");
 inline constexpr std::uint64_t clone_pidfd = 0x00001000ULL;
 inline constexpr std::uint64_t clone_newns = 0x00020000ULL;
 inline constexpr std::uint64_t clone_newpid = 0x20000000ULL;
+inline constexpr std::uint64_t clone_newnet = 0x40000000ULL;
 inline constexpr std::uint64_t clone_into_cgroup = 0x200000000ULL;
 
 // The steps the child reports on; the parent turns a number and an errno
@@ -104,6 +114,13 @@ enum class ChildStep : std::int32_t {
   pivot_root,
   detach_old_root,
   chdir_root,
+  loopback_up,
+  drop_groups,
+  set_gid,
+  set_uid,
+  set_nproc,
+  working_dir,
+  no_new_privs,
 };
 
 struct ChildReport {
@@ -123,6 +140,10 @@ struct ChildPlan {
   std::vector<std::string> arguments;
   std::vector<std::string> environment;
   bool namespace_init = false;  // the child is PID 1 of a new PID namespace
+  bool private_network = false;  // in a new network namespace: bring loopback up
+  std::int64_t uid = -1, gid = -1;  // -1: keep root
+  rlim_t max_processes = 0;       // RLIMIT_NPROC of the build's uid; 0: not set
+  std::string working_dir = "/";
   Pid controller = 0;           // getpid() of the controller, for the getppid check
   int channel = -1;             // the child's end of the handshake socket
   int parent_channel = -1;      // the controller's end: the child closes it first
@@ -185,6 +206,20 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   plan.environment = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"};
   plan.namespace_init = namespace_init;
   plan.controller = ::getpid();
+  const Isolation& isolation = spec.isolation;
+  constexpr std::int64_t max_id = 0xfffffffeLL;  // (uid_t)-1 means "unchanged" to setresuid
+  for (auto [what, id] : {std::pair{"uid", isolation.uid}, std::pair{"gid", isolation.gid}})
+    if (id < -1 || id > max_id) return logic_error("prepare sandbox", spec.root, fmt::format("{} {} out of range", what, id));
+  if ((isolation.uid == -1) != (isolation.gid == -1))
+    return logic_error("prepare sandbox", spec.root, "uid and gid are set together or not at all");
+  if (Status valid = validate_absolute_path("working directory", isolation.working_dir); !valid) return valid;
+  plan.private_network = isolation.private_network;
+  plan.uid = isolation.uid;
+  plan.gid = isolation.gid;
+  plan.working_dir = isolation.working_dir;
+  // RLIMIT_NPROC counts every process of the real uid and root is exempt:
+  // it bounds a build only when the build has a uid of its own.
+  plan.max_processes = isolation.uid > 0 && spec.limits.max_processes > 0 ? static_cast<rlim_t>(spec.limits.max_processes) : 0;
   return {};
 }
 
@@ -211,6 +246,13 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::pivot_root: return errno_error("pivot_root", plan.root, code);
     case ChildStep::detach_old_root: return errno_error("umount2(MNT_DETACH)", "old root", code);
     case ChildStep::chdir_root: return errno_error("chdir", "/", code);
+    case ChildStep::loopback_up: return errno_error("ioctl(SIOCSIFFLAGS)", "lo", code);
+    case ChildStep::drop_groups: return errno_error("setgroups", plan.root, code);
+    case ChildStep::set_gid: return errno_error("setresgid", std::to_string(plan.gid), code);
+    case ChildStep::set_uid: return errno_error("setresuid", std::to_string(plan.uid), code);
+    case ChildStep::set_nproc: return errno_error("setrlimit(RLIMIT_NPROC)", std::to_string(plan.uid), code);
+    case ChildStep::working_dir: return errno_error("chdir", plan.working_dir, code);
+    case ChildStep::no_new_privs: return errno_error("prctl(PR_SET_NO_NEW_PRIVS)", plan.root, code);
     case ChildStep::ready: break;
   }
   return logic_error("sandbox child", plan.root, fmt::format("unknown report step {}", report.step));
@@ -314,6 +356,49 @@ inline void build_root(const ChildPlan& plan) noexcept {
   if (::chdir("/") != 0) fail(plan, ChildStep::chdir_root);
 }
 
+// A fresh network namespace has one interface, loopback, and it is down.
+inline void bring_up_loopback(const ChildPlan& plan) noexcept {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(plan, ChildStep::loopback_up);
+  ifreq request{};
+  std::memcpy(request.ifr_name, "lo", 3);
+  if (::ioctl(fd, SIOCGIFFLAGS, &request) != 0) fail(plan, ChildStep::loopback_up);
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(fd, SIOCSIFFLAGS, &request) != 0) fail(plan, ChildStep::loopback_up);
+  ::close(fd);
+}
+
+// Raw syscalls, not glibc's setres[ug]id: glibc applies those to every thread
+// of the process it believes it is (the controller, threads and all, copied
+// by the clone) by signalling each one, and this child has none of them.
+inline void drop_identity(const ChildPlan& plan) noexcept {
+  if (plan.uid < 0) return;
+  if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(plan, ChildStep::drop_groups);
+  const auto gid = static_cast<gid_t>(plan.gid);
+  const auto uid = static_cast<uid_t>(plan.uid);
+  if (::syscall(SYS_setresgid, gid, gid, gid) != 0) fail(plan, ChildStep::set_gid);
+  if (plan.max_processes > 0) {
+    // Set while still root: it may exceed the hard limit the uid would get.
+    const rlimit bound{plan.max_processes, plan.max_processes};
+    if (::setrlimit(RLIMIT_NPROC, &bound) != 0) fail(plan, ChildStep::set_nproc);
+  }
+  if (::syscall(SYS_setresuid, uid, uid, uid) != 0) fail(plan, ChildStep::set_uid);
+  // A change of credentials clears the death signal: armed again, and the
+  // controller checked again, as in handshake().
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(plan, ChildStep::death_signal);
+  if (!plan.namespace_init && ::getppid() != plan.controller) {
+    errno = ESRCH;
+    fail(plan, ChildStep::parent_gone);
+  }
+}
+
+inline void restrict(const ChildPlan& plan) noexcept {
+  if (plan.private_network) bring_up_loopback(plan);
+  drop_identity(plan);
+  if (::chdir(plan.working_dir.c_str()) != 0) fail(plan, ChildStep::working_dir);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(plan, ChildStep::no_new_privs);
+}
+
 // Blocks until launch() writes the go byte. EOF: the controller is gone.
 inline void await_go(const ChildPlan& plan) noexcept {
   char go = 0;
@@ -384,6 +469,7 @@ inline void redirect_stdio(const ChildPlan& plan) noexcept {
   reset_signals();
   handshake(plan);
   build_root(plan);
+  restrict(plan);
   report(plan, ChildStep::ready, 0);
   await_go(plan);
   if (plan.namespace_init) run_init(plan);

@@ -291,7 +291,8 @@ class LinuxSupervisor {
     }
 
     unit.spawned_at_ms = detail::monotonic_ms();
-    const std::uint64_t flags = clone_newns | (UsesPidNamespace ? clone_newpid : 0);
+    const std::uint64_t flags = clone_newns | (UsesPidNamespace ? clone_newpid : 0) |
+                                (spec.isolation.private_network ? clone_newnet : 0);
     auto cloned = clone_child(plan, flags, UsesCgroup ? cgroup_fd.get() : -1);
     if (!cloned) {
       (void)remove_cgroups(unit);
