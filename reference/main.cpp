@@ -6,6 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/base_command.hpp"
+#include "cli/build_command.hpp"
+#include "cli/build_options.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/reap_command.hpp"
 #include "cli/run_command.hpp"
@@ -30,6 +33,9 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup v2 directory builds' cgroups go under")
       ->capture_default_str();
   run->add_option("--log", options.log, "Where the command's output goes (default: under the state dir)");
+  run->add_option("--network", options.network, "none (only loopback, in a namespace of its own) or host")
+      ->capture_default_str();
+  run->add_option("--copy-in", options.copy_in, "A file (absolute path) copied into /in before the command runs");
   run->add_flag("--json", options.json, "Print the report as JSON (schema snapcell.report/1)");
   run->add_flag("--summary", options.summary, "Print one line: outcome, cleanup, per-phase timings (ms)");
   run->add_option("command", options.command, "The command, after '--'")->required();
@@ -44,6 +50,48 @@ void add_reap(CLI::App& app, ReapOptions& options) {
   reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
 }
 
+void add_build(CLI::App& app, BuildOptions& options) {
+  auto* build = app.add_subcommand("build", "Build a Python sdist into wheels in a throwaway snapshot, offline, unprivileged");
+  build->add_option("sdist", options.sdist, "The source distribution: NAME-VERSION.tar.gz, .tar or .zip")->required();
+  build->add_option("--base", options.base, "A base name (snapcell base list) or a base directory")->required();
+  build->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  build->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
+      ->capture_default_str();
+  build->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
+      ->capture_default_str();
+  build->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
+  build->add_option("--out", options.out, "Where wheels and the build log go")->capture_default_str();
+  build->add_option("--max-processes", options.max_processes, "Process cap of the build")->capture_default_str();
+  build->add_option("--memory", options.memory_mib, "Memory cap of the build, MiB (cgroup supervisors)")
+      ->capture_default_str();
+  build->add_option("--state-dir", options.state_dir, "Mount points, journal and layers")->capture_default_str();
+  build->add_option("--bases-dir", options.bases_dir, "Where named bases live")->capture_default_str();
+  build->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where snapshots go (default: beside the base)");
+  build->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup v2 directory builds' cgroups go under")
+      ->capture_default_str();
+  build->add_flag("--json", options.json, "Print the report as JSON (schema snapcell.build/1)");
+}
+
+void add_base(CLI::App& app, BaseOptions& options) {
+  auto* base = app.add_subcommand("base", "Create, list and remove the named bases builds start from");
+  base->require_subcommand(1);
+  base->add_option("--bases-dir", options.bases_dir, "Where named bases live")->capture_default_str();
+  auto* create = base->add_subcommand("create", "Make a Debian base with debootstrap (or import a directory)");
+  create->fallthrough();  // --bases-dir may come after the subcommand too
+  create->add_option("name", options.create.name, "The base's name: a-z, 0-9, '.', '_', '-'")->required();
+  create->add_option("--backend", options.create.backend, "overlay (also serves copy) or btrfs")->capture_default_str();
+  create->add_option("--suite", options.create.suite, "The Debian suite")->capture_default_str();
+  create->add_option("--from", options.create.from, "Import this directory instead of running debootstrap");
+  create->add_option("--mirror", options.create.mirror, "Debian mirror (default: the one apt is configured with)");
+  create->add_flag("--json", options.json, "Print the new base as JSON");
+  auto* list = base->add_subcommand("list", "List the bases, with how long each took to create");
+  list->fallthrough();
+  list->add_flag("--json", options.json, "Print the list as JSON");
+  auto* rm = base->add_subcommand("rm", "Remove a base no build is using");
+  rm->fallthrough();
+  rm->add_option("name", options.name, "The base's name")->required();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,8 +100,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   RunOptions run_options;
   ReapOptions reap_options;
+  BuildOptions build_options;
+  BaseOptions base_options;
   add_run(app, run_options);
   add_reap(app, reap_options);
+  add_build(app, build_options);
+  add_base(app, base_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& done) {
@@ -66,6 +118,16 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("run")) {
       if (snapcell::Status valid = validate(run_options); !valid) return print_error(exit_bad_input, valid.error().message());
       return run_command(run_options);
+    }
+    if (app.got_subcommand("build")) {
+      if (snapcell::Status valid = validate(build_options); !valid) return print_error(exit_bad_input, valid.error().message());
+      return build_command(build_options);
+    }
+    if (auto* base = app.get_subcommand("base"); base->parsed()) {
+      if (snapcell::Status valid = validate(base_options); !valid) return print_error(exit_bad_input, valid.error().message());
+      if (base->got_subcommand("create")) return base_create_command(base_options);
+      if (base->got_subcommand("list")) return base_list_command(base_options);
+      return base_rm_command(base_options);
     }
     return reap_command(reap_options);
   } catch (const snapcell::Failure& failure) {

@@ -2,7 +2,7 @@
 # stays, and the report does not say so.
 # caught by: I3
 mutate(snapcell/unwind.hpp [=[
-  detail::unwind_mount(policies, plan, unit, report);
+  timed(report, "unmount", [&] { detail::unwind_mount(policies, plan, unit, report); });
 ]=] [=[
-  if (report.remains.empty()) detail::unwind_mount(policies, plan, unit, report);
+  if (report.remains.empty()) timed(report, "unmount", [&] { detail::unwind_mount(policies, plan, unit, report); });
 ]=])

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
@@ -77,6 +78,11 @@ inline Status check_base(const RunOptions& options) {
 
 inline int run_command(const RunOptions& options) {
   if (Status base = check_base(options); !base) return print_error(exit_bad_input, base.error().message());
+  for (const auto& file : options.copy_in) {
+    auto st = linux_sys::stat_path(file);
+    if (!st) return print_error(exit_bad_input, fmt::format("--copy-in: {}", st.error().message()));
+    if (!S_ISREG(st->st_mode)) return print_error(exit_bad_input, fmt::format("--copy-in {}: is not a regular file", file));
+  }
   StateDirs dirs(options.state_dir);
   if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   return with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
@@ -86,8 +92,18 @@ inline int run_command(const RunOptions& options) {
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
     Session session(volumes, mounter, supervisor, journal, config, random_nonce);
     std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
-    Report report = session.run(BuildRequest{options.base, options.command, log});
-    return report_and_exit(report, options);
+    Isolation isolation;
+    isolation.private_network = options.network == "none";
+    BuildRequest request{options.base, options.command, log, isolation};
+    Report report;
+    if (session.begin(std::move(request)) && session.setup()) {
+      Status copied = copy_in(session.plan().mount_point, options.copy_in);
+      if (!copied) report.errors.push_back(copied.error());
+      if (copied && session.start()) (void)session.wait();
+    }
+    Report finished = session.teardown();
+    finished.errors.insert(finished.errors.begin(), report.errors.begin(), report.errors.end());
+    return report_and_exit(finished, options);
   });
 }
 

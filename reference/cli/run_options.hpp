@@ -28,6 +28,8 @@ struct RunOptions {
   std::string snapshot_dir;                 // btrfs: where snapshots go; default: beside the base
   std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
+  std::string network = "none";             // none: a network namespace with only loopback; host: the host's
+  std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
   std::vector<std::string> command;
 };
 
@@ -55,6 +57,10 @@ inline Status validate(const RunOptions& options) {
   if (Status cgroup = validate_absolute_path("--cgroup-parent", options.cgroup_parent); !cgroup) return cgroup;
   if (!options.log.empty())
     if (Status log = validate_absolute_path("--log", options.log); !log) return log;
+  if (options.network != "none" && options.network != "host")
+    return reject("--network", fmt::format("unknown network '{}' (none or host)", options.network));
+  for (const auto& file : options.copy_in)
+    if (Status valid = validate_absolute_path("--copy-in", file); !valid) return valid;
   if (options.command.empty() || options.command.front().empty())
     return reject("command", "is empty: give it after '--', e.g. snapcell run --base DIR -- make");
   return {};

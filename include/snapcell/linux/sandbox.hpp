@@ -212,7 +212,8 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
     if (id < -1 || id > max_id) return logic_error("prepare sandbox", spec.root, fmt::format("{} {} out of range", what, id));
   if ((isolation.uid == -1) != (isolation.gid == -1))
     return logic_error("prepare sandbox", spec.root, "uid and gid are set together or not at all");
-  if (Status valid = validate_absolute_path("working directory", isolation.working_dir); !valid) return valid;
+  if (isolation.working_dir != "/")
+    if (Status valid = validate_absolute_path("working directory", isolation.working_dir); !valid) return valid;
   plan.private_network = isolation.private_network;
   plan.uid = isolation.uid;
   plan.gid = isolation.gid;

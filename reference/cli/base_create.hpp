@@ -1,0 +1,207 @@
+#pragma once
+// `snapcell base create`: a Debian base made by debootstrap from the
+// machine's own Debian mirror, or imported from a directory. It is made in a
+// hidden partial directory of its own and renamed into place only when
+// complete, so a failed or interrupted creation never leaves a base that
+// looks usable; what the partial creation left (debootstrap's /proc and
+// /sys mounts included) is removed, and only below that directory.
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/base_store.hpp"
+#include "cli/program.hpp"
+#include "cli/progress.hpp"
+#include "snapcell/linux/mountinfo.hpp"
+#include "snapcell/linux/tree.hpp"
+
+namespace snapcell::cli {
+
+// What a Python build needs: an interpreter, the PEP 517 tools the builder
+// runs without network (--no-build-isolation), and a C toolchain.
+inline const std::vector<std::string>& builder_packages() {
+  static const std::vector<std::string> packages{"python3",     "python3-setuptools", "python3-wheel",
+                                                 "python3-pip", "build-essential",    "python3-dev"};
+  return packages;
+}
+
+struct BaseCreateOptions {
+  std::string name;
+  std::string backend = "overlay";
+  std::string suite = "bookworm";
+  std::string from;    // import this directory instead of running debootstrap
+  std::string mirror;  // default: the machine's configured Debian mirror
+};
+
+// The first Debian archive apt is configured with (deb822 or one-line
+// format), not the security archive; deb.debian.org when there is none.
+inline std::string configured_mirror() {
+  std::vector<std::string> files{"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"};
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string first, uri;
+      words >> first;
+      if (first == "URIs:" || first == "deb") {
+        words >> uri;
+        if (first == "deb" && uri.rfind("[", 0) == 0)  // deb [options] uri
+          while (words >> uri && uri.find("://") == std::string::npos) {
+          }
+        if (uri.find("://") != std::string::npos && uri.find("security") == std::string::npos) return uri;
+      }
+    }
+  }
+  return "http://deb.debian.org/debian";
+}
+
+inline std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+namespace detail {
+
+// debootstrap's "I: Retrieving libc6 2.36-9" lines, as stage and item.
+inline void show_debootstrap_line(Progress& progress, const std::string& line, std::string& stage, int& count) {
+  if (line.rfind("I: ", 0) != 0) return;
+  std::istringstream words(line.substr(3));
+  std::string verb, item;
+  words >> verb >> item;
+  std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (verb != stage) count = 0;
+  stage = verb;
+  progress.update(stage, item, ++count);
+}
+
+// Detaches what is mounted below `dir` (debootstrap mounts /proc and /sys in
+// its target), deepest first. Only below the partial directory this run made.
+inline void detach_mounts_below(const std::string& dir) {
+  auto text = linux_sys::read_file("/proc/self/mountinfo");
+  if (!text) return;
+  auto entries = linux_text::parse_mountinfo(*text);
+  if (!entries) return;
+  std::vector<std::string> below;
+  for (const auto& entry : *entries)
+    if (entry.mount_point.size() > dir.size() && entry.mount_point.compare(0, dir.size() + 1, dir + "/") == 0)
+      below.push_back(entry.mount_point);
+  std::sort(below.begin(), below.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& target : below) (void)::umount2(target.c_str(), MNT_DETACH);
+}
+
+inline void remove_partial(const BaseStore& store, const std::string& partial_name, const std::string& backend) {
+  const std::string partial = join_path(store.dir(), partial_name);
+  detach_mounts_below(partial);
+  auto dir = linux_sys::open_fd(partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (dir && backend == "btrfs") (void)linux_sys::btrfs::destroy_subvolume(dir->get(), "root", partial + "/root");
+  auto parent = linux_sys::open_fd(store.dir(), O_RDONLY | O_DIRECTORY);
+  if (parent) (void)linux_sys::remove_tree_at(parent->get(), partial_name);
+}
+
+// The packages debootstrap downloaded stay in the base otherwise: every
+// snapshot would carry them, and a build has no use for them.
+inline void drop_package_cache(const std::string& root) {
+  const std::string cache = root + "/var/cache/apt/archives";
+  auto dir = linux_sys::open_fd(cache, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!dir) return;
+  auto names = linux_sys::list_names_at(dir->get(), cache);
+  if (!names) return;
+  for (const auto& name : *names)
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".deb") == 0) (void)::unlinkat(dir->get(), name.c_str(), 0);
+}
+
+}  // namespace detail
+
+// Makes the base; its BaseInfo, or the error (the partial work removed).
+inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOptions& options) {
+  if (Status valid = validate_base_name(options.name); !valid) return valid.error();
+  if (auto existing = store.find(options.name); existing)
+    return Error{"base create", options.name, EEXIST, fmt::format("already exists in {}", store.dir())};
+  if (Status prepared = store.prepare(options.backend); !prepared) return prepared.error();
+
+  const std::string partial_name = fmt::format(".{}.partial-{}", options.name, ::getpid());
+  const std::string partial = join_path(store.dir(), partial_name);
+  if (::mkdir(partial.c_str(), 0755) != 0) return errno_error("mkdir", partial);
+  const std::string root = join_path(partial, "root");
+  auto fail = [&](Error error) -> Result<BaseInfo> {
+    detail::remove_partial(store, partial_name, options.backend);
+    return error;
+  };
+  if (options.backend == "btrfs") {
+    auto dir = linux_sys::open_fd(partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!dir) return fail(dir.error());
+    if (Status made = linux_sys::btrfs::create_subvolume(dir->get(), "root", root); !made) return fail(made.error());
+  } else if (::mkdir(root.c_str(), 0755) != 0) {
+    return fail(errno_error("mkdir", root));
+  }
+
+  std::ofstream log(join_path(partial, "create.log"));
+  Progress progress(fmt::format("base create {}", options.name));
+  std::vector<std::string> argv;
+  std::string source;
+  if (!options.from.empty()) {
+    argv = {"cp", "-a", "--reflink=auto", "-T", options.from, root};
+    source = "import " + options.from;
+  } else {
+    const std::string mirror = options.mirror.empty() ? configured_mirror() : options.mirror;
+    std::string include;
+    for (const auto& package : builder_packages()) include += (include.empty() ? "" : ",") + package;
+    argv = {"debootstrap", "--variant=minbase", "--include=" + include, options.suite, root, mirror};
+    source = fmt::format("debootstrap {} {}", options.suite, mirror);
+    progress.note(fmt::format("debootstrap {} from {} (minbase + {}); log: {}/create.log", options.suite, mirror, include,
+                              join_path(store.dir(), options.name)));
+  }
+  std::string stage;
+  int count = 0;
+  std::vector<std::string> tail;
+  auto ran = run_program_lines(argv, [&](const std::string& line) {
+    log << line << '\n';
+    tail.push_back(line);
+    if (tail.size() > 5) tail.erase(tail.begin());
+    detail::show_debootstrap_line(progress, line, stage, count);
+  });
+  progress.finish();
+  if (!ran) return fail(ran.error());
+  if (ran->interrupted) return fail(logic_error("base create", options.name, "interrupted; the partial base was removed"));
+  if (ran->code != 0) {
+    std::string last;
+    for (const auto& line : tail) last += (last.empty() ? "" : " | ") + line;
+    return fail(logic_error("base create", options.name,
+                            fmt::format("{} exited with {}: {}", argv.front(), ran->code, last)));
+  }
+  detail::drop_package_cache(root);
+
+  BaseInfo info;
+  info.name = options.name;
+  info.backend = options.backend;
+  info.source = source;
+  info.created_at = utc_now();
+  info.creation_seconds = progress.elapsed_seconds();
+  info.root = join_path(store.path_of(options.name), "root");
+  log.close();
+  if (Status written = linux_sys::write_file(join_path(partial, "base.json"), to_json(info).dump(2) + "\n",
+                                             O_WRONLY | O_CREAT | O_EXCL);
+      !written)
+    return fail(written.error());
+  if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, store.path_of(options.name).c_str(), RENAME_NOREPLACE) != 0)
+    return fail(errno_error("rename", store.path_of(options.name)));
+  progress.note(fmt::format("done in {:.1f} s", info.creation_seconds));
+  return info;
+}
+
+}  // namespace snapcell::cli

@@ -1,0 +1,161 @@
+#pragma once
+// Named bases: the chroots builds are snapshotted from. One directory each
+// under the bases dir: `root/` (the tree; a btrfs subvolume for the btrfs
+// backend), `base.json` (how and when it was made, and how long that took:
+// the "chroot from scratch" figure a build's turnaround is compared with),
+// `create.log`, and `lock` (a build holds it shared; `base rm` needs it
+// exclusive, so a base in use is never removed under a build).
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "snapcell/error.hpp"
+#include "snapcell/linux/btrfs_volumes.hpp"
+#include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/mountinfo.hpp"
+#include "snapcell/linux/sys.hpp"
+#include "snapcell/linux/tree.hpp"
+#include "snapcell/names.hpp"
+
+namespace snapcell::cli {
+
+inline constexpr long btrfs_magic = 0x9123683e;
+
+struct BaseInfo {
+  std::string name;
+  std::string backend;  // overlay (a plain directory) or btrfs (a subvolume)
+  std::string source;   // "debootstrap <suite> <mirror>" or "import <dir>"
+  std::string created_at;
+  double creation_seconds = 0;
+  std::string root;     // the tree builds snapshot
+};
+
+// Lower case letters, digits, '.', '_', '-'; a letter or digit first; at most
+// 64: a name becomes a directory and shows in reports, nothing to escape.
+inline Status validate_base_name(std::string_view name) {
+  const auto bad = [&](std::string why) { return Status{logic_error("base name", std::string(name), std::move(why))}; };
+  if (name.empty() || name.size() > 64) return bad("must be 1 to 64 characters");
+  if (!(std::isalnum(static_cast<unsigned char>(name[0])) && !std::isupper(static_cast<unsigned char>(name[0]))))
+    return bad("must start with a lower-case letter or a digit");
+  for (unsigned char c : name)
+    if (!(std::islower(c) || std::isdigit(c) || c == '.' || c == '_' || c == '-'))
+      return bad("may hold only a-z, 0-9, '.', '_' and '-'");
+  return {};
+}
+
+inline nlohmann::json to_json(const BaseInfo& info) {
+  return {{"name", info.name},         {"backend", info.backend},
+          {"source", info.source},     {"created_at", info.created_at},
+          {"creation_seconds", info.creation_seconds}, {"root", info.root}};
+}
+
+class BaseStore {
+ public:
+  explicit BaseStore(std::string dir) : dir_(std::move(dir)) {}
+  const std::string& dir() const { return dir_; }
+  std::string path_of(const std::string& name) const { return join_path(dir_, name); }
+
+  Result<BaseInfo> find(const std::string& name) const {
+    if (Status valid = validate_base_name(name); !valid) return valid.error();
+    const std::string meta = join_path(path_of(name), "base.json");
+    auto text = linux_sys::read_file(meta);
+    if (!text) {
+      if (text.code() == ENOENT) return Error{"find base", name, ENOENT, fmt::format("no such base in {}", dir_)};
+      return text.error();
+    }
+    try {
+      const auto json = nlohmann::json::parse(*text);
+      BaseInfo info;
+      info.name = json.at("name").get<std::string>();
+      info.backend = json.at("backend").get<std::string>();
+      info.source = json.at("source").get<std::string>();
+      info.created_at = json.at("created_at").get<std::string>();
+      info.creation_seconds = json.at("creation_seconds").get<double>();
+      info.root = join_path(path_of(name), "root");
+      return info;
+    } catch (const nlohmann::json::exception& error) {
+      return logic_error("read base", meta, error.what());
+    }
+  }
+
+  Result<std::vector<BaseInfo>> list() const {
+    std::vector<BaseInfo> bases;
+    auto dir = linux_sys::open_fd(dir_, O_RDONLY | O_DIRECTORY);
+    if (!dir) return dir.code() == ENOENT ? Result<std::vector<BaseInfo>>(bases) : Result<std::vector<BaseInfo>>(dir.error());
+    auto names = linux_sys::list_names_at(dir->get(), dir_);
+    if (!names) return names.error();
+    for (const auto& name : *names) {
+      if (!validate_base_name(name)) continue;  // a partial creation, or not ours
+      auto info = find(name);
+      if (info) bases.push_back(*info);
+    }
+    return bases;
+  }
+
+  // Held shared by every build of the base, for the build's whole life.
+  Result<linux_sys::UniqueFd> hold(const std::string& name, bool exclusive) const {
+    auto lock = linux_sys::open_fd(join_path(path_of(name), "lock"), O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    if (!lock) return lock.error();
+    if (::flock(lock->get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return Error{"lock base", name, EBUSY, "a build is using it"};
+      return errno_error("flock", join_path(path_of(name), "lock"));
+    }
+    return lock;
+  }
+
+  // Removes a base no build holds, whose tree carries no session's snapshot.
+  Status remove(const std::string& name) const {
+    auto info = find(name);
+    if (!info) return info.status();
+    auto held = hold(name, /*exclusive=*/true);
+    if (!held) return held.status();
+    auto base_dir = linux_sys::open_fd(path_of(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!base_dir) return base_dir.status();
+    if (auto names = linux_sys::list_names_at(base_dir->get(), path_of(name)); names)
+      for (const auto& entry : *names)
+        if (is_session_name("snapcell", entry))  // a btrfs snapshot beside the base: a session not yet reaped
+          return logic_error("base rm", name, fmt::format("session {} still has a snapshot here; run snapcell reap", entry));
+    if (auto text = linux_sys::read_file("/proc/self/mountinfo"); text)
+      if (auto mounts = linux_text::parse_mountinfo(*text); mounts)
+        for (const auto& mount : *mounts)
+          if (mount.fs_type == "overlay" && mount.super_options.find("lowerdir=" + info->root) != std::string::npos)
+            return logic_error("base rm", name,
+                               fmt::format("an overlay at {} still uses it; run snapcell reap", mount.mount_point));
+    if (info->backend == "btrfs") {
+      // The subvolume's content goes first: destroying a non-empty subvolume
+      // needs privileges the removal should not lean on.
+      if (Status destroyed = linux_sys::btrfs::destroy_subvolume(base_dir->get(), "root", info->root); !destroyed)
+        return destroyed;
+    }
+    auto parent = linux_sys::open_fd(dir_, O_RDONLY | O_DIRECTORY);
+    if (!parent) return parent.status();
+    return linux_sys::remove_tree_at(parent->get(), name);
+  }
+
+  // The bases dir; made if missing. btrfs bases need it on btrfs.
+  Status prepare(const std::string& backend) const {
+    if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("mkdir", dir_);
+    if (backend != "btrfs") return {};
+    struct statfs fs {};
+    if (::statfs(dir_.c_str(), &fs) != 0) return errno_error("statfs", dir_);
+    if (fs.f_type != btrfs_magic)
+      return logic_error("--bases-dir", dir_, "is not on btrfs; a btrfs base needs its bases dir on a btrfs filesystem");
+    return {};
+  }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace snapcell::cli

@@ -1,0 +1,204 @@
+#pragma once
+// `snapcell build SDIST --base NAME|DIR`: one Python sdist to wheels in a
+// throwaway snapshot. The archive is checked before it goes anywhere near
+// the chroot; the build runs as a uid of its own, in a network namespace
+// with only loopback, with no_new_privs and the supervisor's limits; the
+// wheels are read out only after every build process is proven gone, and
+// checked again on the way out; then the builder looks at the machine
+// itself (build_proof.hpp) instead of trusting the session's report.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "archive/inspect.hpp"
+#include "cli/base_store.hpp"
+#include "cli/build_options.hpp"
+#include "cli/build_proof.hpp"
+#include "cli/build_report.hpp"
+#include "cli/build_uid.hpp"
+#include "cli/copy_in.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/policies.hpp"
+#include "cli/run_command.hpp"
+#include "cli/state.hpp"
+#include "cli/wheel_out.hpp"
+#include "snapcell/session.hpp"
+
+namespace snapcell::cli {
+
+// Runs inside the snapshot as the build's uid, in /build: "$1" is the sdist's
+// file name, "$2" its top directory (both checked by inspect_sdist: no shell
+// metacharacters, no '/'). No index, no build isolation: nothing is fetched.
+inline constexpr const char* build_script = R"(set -eu
+mkdir src
+python3 -c 'import shutil, sys; shutil.unpack_archive(sys.argv[1], "src")' "$1"
+cd "src/$2"
+exec python3 -m pip wheel -v --no-deps --no-build-isolation --no-index --no-cache-dir --disable-pip-version-check -w /build/out .
+)";
+
+struct ResolvedBase {
+  std::string name;  // empty for a directory given as such
+  std::string root;
+  std::optional<double> creation_seconds;
+  linux_sys::UniqueFd hold;  // shared lock: `base rm` waits for this build
+};
+
+inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
+  ResolvedBase base;
+  if (options.base.front() == '/') {
+    base.root = options.base;
+  } else {
+    BaseStore store(options.bases_dir);
+    auto info = store.find(options.base);
+    if (!info) return info.error();
+    if (info->backend == "btrfs" && options.backend != "btrfs")
+      return logic_error("--base", options.base, "is a btrfs base: build it with --backend btrfs");
+    if (info->backend != "btrfs" && options.backend == "btrfs")
+      return logic_error("--base", options.base, "is not a btrfs base: use --backend overlay or copy");
+    auto held = store.hold(options.base, /*exclusive=*/false);
+    if (!held) return held.error();
+    base.name = info->name;
+    base.root = info->root;
+    base.creation_seconds = info->creation_seconds;
+    base.hold = std::move(*held);
+  }
+  RunOptions as_run;
+  as_run.base = base.root;
+  as_run.backend = options.backend;
+  if (Status checked = check_base(as_run); !checked) return checked.error();
+  return base;
+}
+
+inline RunOptions policy_options(const BuildOptions& options, const std::string& base_root) {
+  RunOptions run;
+  run.base = base_root;
+  run.backend = options.backend;
+  run.supervisor = options.supervisor;
+  run.state_dir = options.state_dir;
+  run.snapshot_dir = options.snapshot_dir;
+  run.cgroup_parent = options.cgroup_parent;
+  return run;
+}
+
+// /build (owned by the build's uid) with the sdist in it, before the spawn.
+inline Status stage_sdist(const std::string& mount_point, const std::string& sdist, const std::string& file_name,
+                          std::uint32_t uid) {
+  auto root = linux_sys::open_fd(mount_point, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!root) return root.error();
+  auto build = directory_in(root->get(), "build", mount_point + "/build", uid, uid);
+  if (!build) return build.status();
+  return copy_file_into(build->get(), sdist, file_name, mount_point + "/build/" + file_name, uid, uid);
+}
+
+inline void move_log(const std::string& from, const std::string& to) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(to).parent_path(), error);
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
+  std::filesystem::remove(from, error);
+}
+
+inline bool step_done(const Report& report, std::string_view step) {
+  for (const auto& s : report.steps)
+    if (s.step == step) return s.outcome == Outcome::done;
+  return false;
+}
+
+inline int build_command(const BuildOptions& options) {
+  namespace fs = std::filesystem;
+  BuildResult result;
+  result.backend = options.backend;
+  result.supervisor = options.supervisor;
+  std::error_code path_error;
+  result.sdist_path = fs::absolute(options.sdist, path_error).lexically_normal().string();
+  const std::string out_dir = fs::absolute(options.out, path_error).lexically_normal().string();
+
+  auto sdist = archive::inspect_sdist(result.sdist_path);
+  if (!sdist) return print_error(exit_bad_input, sdist.error().message());
+  result.sdist = *sdist;
+  auto base = resolve_base(options);
+  if (!base) return print_error(exit_bad_input, base.error().message());
+  result.base_name = base->name;
+  result.base_root = base->root;
+  result.base_creation_seconds = base->creation_seconds;
+
+  StateDirs dirs(options.state_dir);
+  if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
+  const std::uint64_t nonce = random_nonce();
+  auto lease = lease_build_uid(dirs, nonce);
+  if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
+  result.uid = lease->uid;
+  const std::string file_name = fs::path(result.sdist_path).filename().string();
+  const std::string state_log = join_path(dirs.logs, fmt::format("build-{}.log", lease->uid));
+
+  Sentinel sentinel;
+  const RunOptions run = policy_options(options, base->root);
+  return with_policies(run, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
+    SessionConfig config;
+    config.run_dir = dirs.mounts;
+    config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
+    config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
+    config.limits.max_processes = options.max_processes;
+    config.limits.max_memory_bytes = static_cast<std::uint64_t>(options.memory_mib * 1024 * 1024);
+    Session session(volumes, mounter, supervisor, journal, config, random_nonce);
+
+    Isolation isolation;
+    isolation.uid = lease->uid;
+    isolation.gid = lease->uid;
+    isolation.private_network = true;
+    isolation.working_dir = "/build";
+    BuildRequest request{base->root, {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir},
+                         state_log, isolation};
+    std::uint64_t network_namespace = 0;
+    std::vector<std::string> unit_cgroups;
+    Report progress;
+    if (session.begin(std::move(request)) && session.setup()) {
+      Status staged = timed(progress, "stage", [&] {
+        return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid);
+      });
+      if (!staged) result.errors.push_back(staged.error());
+      if (staged && session.start()) {
+        if (const auto& unit = session.unit(); unit && unit->pid > 0) {
+          network_namespace = network_namespace_of(unit->pid);
+          unit_cgroups = {unit->cgroup_dir, unit->pids_v1_dir, unit->memory_v1_dir};
+        }
+        if (session.wait() && session.stop()) {
+          auto collected = timed(progress, "collect", [&] {
+            return collect_wheels(session.plan().mount_point, result.sdist.project, out_dir, session.name());
+          });
+          if (collected) result.outputs = *collected;
+          else result.errors.push_back(collected.error());
+        }
+      }
+    }
+    result.report = session.teardown();
+    for (const auto& [phase, ms] : progress.phase_ms) result.report.phase_ms.emplace_back(phase, ms);
+
+    CleanupProof& proof = result.cleanup;
+    proof.processes_left = processes_of_uid(lease->uid);
+    proof.mounts_left = result.report.session.empty() ? 0 : mounts_naming(result.report.session);
+    proof.cgroups_left = cgroups_present(unit_cgroups);
+    proof.network_namespaces_left = holders_of_network_namespace(network_namespace) > 0 ? 1 : 0;
+    proof.volume_removed = step_done(result.report, "remove") || result.report.session.empty();
+    proof.sentinel_alive = sentinel.alive();
+    proof.containment_proven = result.report.containment_proven;
+
+    const std::string session_name = result.report.session.empty() ? fmt::format("build-{}", lease->uid)
+                                                                   : result.report.session;
+    result.log = fmt::format("{}/{}-{}.{}.log", out_dir, result.sdist.project, result.sdist.version, session_name);
+    if (fs::exists(state_log)) move_log(state_log, result.log);
+    else result.log.clear();
+
+    if (options.json) std::puts(build_to_json(result).dump(2).c_str());
+    else std::fputs(build_to_text(result).c_str(), stdout);
+    return result.exit_code();
+  });
+}
+
+}  // namespace snapcell::cli

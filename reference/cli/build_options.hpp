@@ -1,0 +1,63 @@
+#pragma once
+// `snapcell build`'s request and its validation (before anything exists).
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli/run_options.hpp"
+#include "snapcell/error.hpp"
+#include "snapcell/names.hpp"
+
+namespace snapcell::cli {
+
+inline constexpr const char* default_bases_dir = "/var/lib/snapcell/bases";
+
+struct BuildOptions {
+  std::string sdist;
+  std::string base;  // a base name (see `snapcell base list`) or an absolute directory
+  std::string backend = "overlay";
+  std::string supervisor = "default";
+  double timeout_seconds = 600;
+  double grace_seconds = 2;
+  std::string out = "wheelhouse";  // made when the build produced a wheel
+  bool json = false;
+  std::string state_dir = "/run/snapcell";
+  std::string bases_dir = default_bases_dir;
+  std::string snapshot_dir;
+  std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
+  int max_processes = 256;
+  double memory_mib = 2048;
+};
+
+inline Status validate(const BuildOptions& options) {
+  auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
+  if (options.sdist.empty()) return reject("SDIST", "is empty");
+  if (options.base.empty()) return reject("--base", "is empty");
+  if (options.base.front() == '/') {
+    if (Status base = validate_absolute_path("--base", options.base); !base) return base;
+  }
+  if (!one_of(options.backend, backends))
+    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
+  if (!one_of(options.supervisor, supervisors))
+    return reject("--supervisor",
+                  fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
+  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 7 * 24 * 3600))
+    return reject("--timeout", "must be between 0 and one week of seconds");
+  if (!(options.grace_seconds >= 0 && options.grace_seconds <= 600))
+    return reject("--grace", "must be between 0 and 600 seconds");
+  if (options.out.empty()) return reject("--out", "is empty");
+  for (unsigned char c : options.out)
+    if (c < 0x20 || c == 0x7f) return reject("--out", "contains a control character");
+  for (const auto* dir : {&options.state_dir, &options.bases_dir, &options.cgroup_parent})
+    if (Status valid = validate_absolute_path("directory option", *dir); !valid) return valid;
+  if (!options.snapshot_dir.empty())
+    if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
+  if (options.max_processes < 16 || options.max_processes > 65536)
+    return reject("--max-processes", "must be between 16 and 65536");
+  if (!(options.memory_mib >= 64 && options.memory_mib <= 1 << 20))
+    return reject("--memory", "must be between 64 and 1048576 MiB");
+  return {};
+}
+
+}  // namespace snapcell::cli

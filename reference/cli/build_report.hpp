@@ -1,0 +1,150 @@
+#pragma once
+// `snapcell build`'s report: text for people, JSON (schema snapcell.build/1)
+// for build farms. Stable: fields are only ever added.
+//
+// {
+//   "schema": "snapcell.build/1",
+//   "outcome": "built|build_failed|sandbox_failed", "exit_code": 0|1|3,
+//   "session": "snapcell-0123456789abcdef",
+//   "sdist": {"path", "project", "version", "members", "bytes"},
+//   "base": {"name": "bookworm-py" or "", "root", "creation_seconds": 152.3 or null},
+//   "backend", "supervisor", "uid": 3100001234,
+//   "build": {"ran", "timed_out", "exit_code"},
+//   "wheels": [{"file", "sha256", "bytes"}], "refused_outputs": ["name: why"],
+//   "log": "/path/to/build.log",
+//   "phases_ms": {"validate", "claim", "mkdir", "snapshot", "mount", "prove", "stage", "spawn", "build",
+//                 "kill", "verify", "release", "collect", "unmount", "rmdir", "remove", "teardown"},
+//   "turnaround_ms": everything but the build itself,
+//   "cleanup": {"processes_left": 0, "mounts_left": 0, "cgroups_left": 0, "network_namespaces_left": 0,
+//               "volume_removed": true, "sentinel_alive": true, "containment_proven": true},
+//   "steps": [...], "remains": [...], "errors": [...]   (as in snapcell.report/1)
+// }
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "archive/inspect.hpp"
+#include "cli/build_proof.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/json_report.hpp"
+#include "cli/wheel_out.hpp"
+#include "snapcell/report.hpp"
+
+namespace snapcell::cli {
+
+struct BuildResult {
+  std::string sdist_path;
+  archive::SdistFacts sdist;
+  std::string base_name;
+  std::string base_root;
+  std::optional<double> base_creation_seconds;
+  std::string backend, supervisor;
+  std::uint32_t uid = 0;
+  Report report;
+  Collected outputs;
+  std::string log;
+  CleanupProof cleanup;
+  std::vector<Error> errors;  // the builder's own (staging, collecting), besides the session's
+
+  int exit_code() const {
+    if (!report.clean() || !cleanup.holds() || (!report.build && !errors.empty()) ||
+        (!report.build && !report.errors.empty()))
+      return exit_sandbox_failed;
+    if (!report.build || report.build->timed_out || report.build->exit_code != 0 || outputs.wheels.empty())
+      return exit_build_failed;
+    return exit_ok;
+  }
+  std::string outcome() const {
+    switch (exit_code()) {
+      case exit_ok: return "built";
+      case exit_build_failed: return "build_failed";
+      default: return "sandbox_failed";
+    }
+  }
+  double turnaround_ms() const {
+    double total = 0;
+    for (const auto& [phase, ms] : report.phase_ms)
+      if (phase != "build" && phase != "teardown") total += ms;  // teardown's parts are counted one by one
+    return total;
+  }
+};
+
+inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
+  nlohmann::ordered_json json;
+  json["schema"] = "snapcell.build/1";
+  json["outcome"] = result.outcome();
+  json["exit_code"] = result.exit_code();
+  json["session"] = result.report.session;
+  json["sdist"] = {{"path", result.sdist_path},
+                   {"project", result.sdist.project},
+                   {"version", result.sdist.version},
+                   {"members", result.sdist.member_count},
+                   {"bytes", result.sdist.total_bytes}};
+  json["base"] = {{"name", result.base_name}, {"root", result.base_root}};
+  json["base"]["creation_seconds"] =
+      result.base_creation_seconds ? nlohmann::ordered_json(*result.base_creation_seconds) : nlohmann::ordered_json();
+  json["backend"] = result.backend;
+  json["supervisor"] = result.supervisor;
+  json["uid"] = result.uid;
+  const auto session = report_to_json(result.report, result.backend, result.supervisor);
+  json["build"] = session["build"];
+  json["wheels"] = nlohmann::ordered_json::array();
+  for (const auto& wheel : result.outputs.wheels)
+    json["wheels"].push_back({{"file", wheel.file}, {"sha256", wheel.sha256}, {"bytes", wheel.bytes}});
+  json["refused_outputs"] = result.outputs.refused;
+  json["log"] = result.log;
+  json["phases_ms"] = session["phases_ms"];
+  json["turnaround_ms"] = result.turnaround_ms();
+  const CleanupProof& proof = result.cleanup;
+  json["cleanup"] = {{"processes_left", proof.processes_left},
+                     {"mounts_left", proof.mounts_left},
+                     {"cgroups_left", proof.cgroups_left},
+                     {"network_namespaces_left", proof.network_namespaces_left},
+                     {"volume_removed", proof.volume_removed},
+                     {"sentinel_alive", proof.sentinel_alive},
+                     {"containment_proven", result.report.containment_proven}};
+  json["steps"] = session["steps"];
+  json["remains"] = session["remains"];
+  json["errors"] = session["errors"];
+  for (const auto& error : result.errors) json["errors"].push_back(error.message());
+  return json;
+}
+
+inline std::string build_to_text(const BuildResult& result) {
+  std::string text = fmt::format("{} {}-{}: {}", result.report.session, result.sdist.project, result.sdist.version,
+                                 result.outcome());
+  if (result.report.build)
+    text += result.report.build->timed_out ? " (killed at its deadline)"
+                                           : fmt::format(" (build exited with {})", result.report.build->exit_code);
+  text += "\n";
+  for (const auto& wheel : result.outputs.wheels)
+    text += fmt::format("  wheel    {} sha256 {} ({} bytes)\n", wheel.file, wheel.sha256, wheel.bytes);
+  for (const auto& refused : result.outputs.refused) text += fmt::format("  refused  {}\n", refused);
+  text += fmt::format("  log      {}\n", result.log);
+  const CleanupProof& proof = result.cleanup;
+  text += fmt::format(
+      "  cleanup  processes left {}, mounts left {}, cgroups left {}, network namespaces left {}, volume removed {}, "
+      "sentinel alive {}, containment {}\n",
+      proof.processes_left, proof.mounts_left, proof.cgroups_left, proof.network_namespaces_left,
+      proof.volume_removed ? "yes" : "NO", proof.sentinel_alive ? "yes" : "NO",
+      result.report.containment_proven ? "proven" : "not proven (weak supervisor)");
+  std::string phases;
+  for (const auto& [phase, ms] : result.report.phase_ms) phases += fmt::format(" {} {:.1f}", phase, ms);
+  text += fmt::format("  phases (ms){}\n", phases);
+  text += fmt::format("  turnaround {:.1f} ms without the build", result.turnaround_ms());
+  if (result.base_creation_seconds)
+    text += fmt::format(" (the base took {:.1f} s to create: {:.0f}x)", *result.base_creation_seconds,
+                        *result.base_creation_seconds * 1000 / std::max(result.turnaround_ms(), 0.001));
+  text += "\n";
+  for (const auto& error : result.report.errors) text += fmt::format("  error    {}\n", one_line(error.message()));
+  for (const auto& error : result.errors) text += fmt::format("  error    {}\n", one_line(error.message()));
+  for (const auto& left : result.report.remains)
+    text += fmt::format("  remains  {} {}: {}\n", to_string(left.kind), left.target, left.why);
+  return text;
+}
+
+}  // namespace snapcell::cli

@@ -1,0 +1,110 @@
+#pragma once
+// Runs a helper program (debootstrap, for one) in a process group of its
+// own, its output read line by line, and ends the whole group when the user
+// interrupts snapcell: the group's leader is held unreaped (waitid WNOWAIT)
+// while the group is killed, so its id cannot have been reused by then.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/sys.hpp"
+
+namespace snapcell::cli {
+
+namespace detail {
+inline std::atomic<pid_t> running_group{0};
+inline std::atomic<int> interrupted_by{0};
+
+inline void forward_to_group(int signal) {
+  interrupted_by = signal;
+  const pid_t group = running_group.load();
+  if (group > 0) ::killpg(group, SIGTERM);
+}
+}  // namespace detail
+
+// The signal that interrupted the last run_program_lines, 0 if none.
+inline int interruption() { return detail::interrupted_by.load(); }
+
+struct ProgramExit {
+  int code = 0;  // exit status, or 128 + signal
+  bool interrupted = false;
+};
+
+// Runs argv (PATH lookup, never a shell) with stdin on /dev/null and stdout
+// and stderr merged into `on_line`, one call per line.
+inline Result<ProgramExit> run_program_lines(const std::vector<std::string>& argv,
+                                             const std::function<void(const std::string&)>& on_line) {
+  if (argv.empty()) return logic_error("run program", "", "empty argv");
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  auto null_fd = linux_sys::open_fd("/dev/null", O_RDONLY);
+  if (!null_fd) return null_fd.error();
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return errno_error("pipe2", argv.front());
+  linux_sys::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  struct sigaction forward {}, old_int {}, old_term {};
+  forward.sa_handler = detail::forward_to_group;
+  sigemptyset(&forward.sa_mask);
+  ::sigaction(SIGINT, &forward, &old_int);
+  ::sigaction(SIGTERM, &forward, &old_term);
+  detail::interrupted_by = 0;
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return errno_error("fork", argv.front());
+  if (pid == 0) {  // async-signal-safe calls only until exec
+    ::setpgid(0, 0);
+    ::dup2(null_fd->get(), STDIN_FILENO);
+    ::dup2(write_end.get(), STDOUT_FILENO);
+    ::dup2(write_end.get(), STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // both sides: whichever runs first
+  detail::running_group = pid;
+  write_end.reset();
+
+  std::string pending;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(read_end.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<std::size_t>(n));
+    for (std::size_t end; (end = pending.find('\n')) != std::string::npos;) {
+      on_line(pending.substr(0, end));
+      pending.erase(0, end + 1);
+    }
+  }
+  if (!pending.empty()) on_line(pending);
+
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+  }
+  // Whatever the program left in its group (a helper it started) ends with it.
+  (void)::killpg(pid, SIGKILL);
+  int status = 0;
+  (void)linux_sys::retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+  detail::running_group = 0;
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  ProgramExit exit;
+  exit.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit.interrupted = detail::interrupted_by != 0;
+  return exit;
+}
+
+}  // namespace snapcell::cli
