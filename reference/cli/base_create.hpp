@@ -15,6 +15,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -78,15 +79,14 @@ inline std::string utc_now() {
 namespace detail {
 
 // debootstrap's "I: Retrieving libc6 2.36-9" lines, as stage and item.
-inline void show_debootstrap_line(Progress& progress, const std::string& line, std::string& stage, int& count) {
+// The count is per verb: retrieving and validating alternate package by package.
+inline void show_debootstrap_line(Progress& progress, const std::string& line, std::map<std::string, int>& counts) {
   if (line.rfind("I: ", 0) != 0) return;
   std::istringstream words(line.substr(3));
   std::string verb, item;
   words >> verb >> item;
   std::transform(verb.begin(), verb.end(), verb.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (verb != stage) count = 0;
-  stage = verb;
-  progress.update(stage, item, ++count);
+  progress.update(verb, item, ++counts[verb]);
 }
 
 // Detaches what is mounted below `dir` (debootstrap mounts /proc and /sys in
@@ -104,13 +104,16 @@ inline void detach_mounts_below(const std::string& dir) {
   for (const auto& target : below) (void)::umount2(target.c_str(), MNT_DETACH);
 }
 
-inline void remove_partial(const BaseStore& store, const std::string& partial_name, const std::string& backend) {
+inline Status remove_partial(const BaseStore& store, const std::string& partial_name, const std::string& backend) {
   const std::string partial = join_path(store.dir(), partial_name);
   detach_mounts_below(partial);
   auto dir = linux_sys::open_fd(partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  if (dir && backend == "btrfs") (void)linux_sys::btrfs::destroy_subvolume(dir->get(), "root", partial + "/root");
+  if (dir && backend == "btrfs")
+    if (Status destroyed = linux_sys::btrfs::destroy_subvolume(dir->get(), "root", partial + "/root"); !destroyed)
+      return destroyed;
   auto parent = linux_sys::open_fd(store.dir(), O_RDONLY | O_DIRECTORY);
-  if (parent) (void)linux_sys::remove_tree_at(parent->get(), partial_name);
+  if (!parent) return parent.status();
+  return linux_sys::remove_tree_at(parent->get(), partial_name);
 }
 
 // The packages debootstrap downloaded stay in the base otherwise: every
@@ -134,12 +137,14 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
     return Error{"base create", options.name, EEXIST, fmt::format("already exists in {}", store.dir())};
   if (Status prepared = store.prepare(options.backend); !prepared) return prepared.error();
 
-  const std::string partial_name = fmt::format(".{}.partial-{}", options.name, ::getpid());
+  // Not a valid base name (the "+"): never listed or found as a base.
+  const std::string partial_name = fmt::format("{}+partial-{}", options.name, ::getpid());
   const std::string partial = join_path(store.dir(), partial_name);
   if (::mkdir(partial.c_str(), 0755) != 0) return errno_error("mkdir", partial);
   const std::string root = join_path(partial, "root");
   auto fail = [&](Error error) -> Result<BaseInfo> {
-    detail::remove_partial(store, partial_name, options.backend);
+    if (Status removed = detail::remove_partial(store, partial_name, options.backend); !removed)
+      error.detail += fmt::format("; the partial base {} could not be removed: {}", partial, removed.error().message());
     return error;
   };
   if (options.backend == "btrfs") {
@@ -166,18 +171,17 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
     progress.note(fmt::format("debootstrap {} from {} (minbase + {}); log: {}/create.log", options.suite, mirror, include,
                               join_path(store.dir(), options.name)));
   }
-  std::string stage;
-  int count = 0;
+  std::map<std::string, int> counts;
   std::vector<std::string> tail;
   auto ran = run_program_lines(argv, [&](const std::string& line) {
     log << line << '\n';
     tail.push_back(line);
     if (tail.size() > 5) tail.erase(tail.begin());
-    detail::show_debootstrap_line(progress, line, stage, count);
+    detail::show_debootstrap_line(progress, line, counts);
   });
   progress.finish();
   if (!ran) return fail(ran.error());
-  if (ran->interrupted) return fail(logic_error("base create", options.name, "interrupted; the partial base was removed"));
+  if (ran->interrupted) return fail(logic_error("base create", options.name, "interrupted"));
   if (ran->code != 0) {
     std::string last;
     for (const auto& line : tail) last += (last.empty() ? "" : " | ") + line;

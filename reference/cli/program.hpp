@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,9 @@ inline Result<ProgramExit> run_program_lines(const std::vector<std::string>& arg
   ::sigaction(SIGTERM, &forward, &old_term);
   detail::interrupted_by = 0;
 
+  // Orphans of the program (debootstrap's extractors) are reparented to us,
+  // so they can be reaped, and waited for, below.
+  (void)::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   const pid_t pid = ::fork();
   if (pid < 0) return errno_error("fork", argv.front());
   if (pid == 0) {  // async-signal-safe calls only until exec
@@ -94,10 +98,14 @@ inline Result<ProgramExit> run_program_lines(const std::vector<std::string>& arg
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
   }
-  // Whatever the program left in its group (a helper it started) ends with it.
+  // Whatever the program left in its group (a helper it started, still
+  // writing) ends with it, and is reaped here (we are its subreaper) before
+  // anyone looks at what it wrote: SIGKILL is delivered, not waited for.
   (void)::killpg(pid, SIGKILL);
   int status = 0;
   (void)linux_sys::retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+  for (int member_status = 0; linux_sys::retry_eintr([&] { return ::waitpid(-pid, &member_status, 0); }) > 0;) {
+  }
   detail::running_group = 0;
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);

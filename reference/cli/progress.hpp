@@ -34,7 +34,9 @@ class Progress {
       open_line_ = true;
       return;
     }
-    if (stage != stage_ || now - last_line_ >= 30) {
+    // Retrieving and validating alternate per package: a line per stage
+    // change would be a line per package. A line every 10 s is enough.
+    if (((stage != stage_ && stage != "validating") && now - last_line_ >= 10) || now - last_line_ >= 30) {
       fmt::print(stderr, "{}: [{:4.0f} s] {} ({} so far) {}\n", what_, now, stage, count, item);
       last_line_ = now;
     }
