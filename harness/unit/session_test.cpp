@@ -179,3 +179,21 @@ TEST_CASE("session: a mount that is not proven its own stops the session before 
   CHECK(session->teardown().clean());
   CHECK(check_always(sim.world).empty());
 }
+
+TEST_CASE("session: with verification off (benchmarks only) a run skips the proofs and still leaves nothing", "[session]") {
+  Sim sim;
+  auto& controller = sim.add_controller();
+  sim.config.verify = false;
+  auto session = sim.new_session(controller);
+  Report report = session->run(sim.request(Behaviour::well_behaved));
+  const std::string name = session->name();
+  CHECK(report.clean());
+  CHECK_FALSE(report.containment_proven);  // nothing listed the survivors: nothing is proven
+  std::vector<std::string> phases;
+  for (const auto& [phase, ms] : report.phase_ms) phases.push_back(phase);
+  CHECK(phases == std::vector<std::string>{"validate", "claim", "mkdir", "snapshot", "mount", "spawn", "build", "teardown"});
+  for (const auto& step : report.steps)
+    if (step.step != "journal") CHECK(step.detail == "unverified");
+  CHECK(check_all_gone(sim.world, name, "after an unverified run").empty());
+  CHECK(check_always(sim.world).empty());
+}
