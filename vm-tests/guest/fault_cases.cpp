@@ -81,8 +81,8 @@ void thin_pool_full(CaseContext& context) {
 
 constexpr const char* kFlakyGroup = "flakyvg";
 constexpr const char* kFlakyName = "snapcell-flaky";
-// 256 MiB of the spare disk from 32 MiB on (the seed case uses its start).
-constexpr const char* kFlakyExtent = "0 524288 flakey /dev/vdb 65536";
+// 256 MiB of the spare disk from 64 MiB on (the seed case uses 1 to 41 MiB).
+constexpr const char* kFlakyExtent = "0 524288 flakey /dev/vdb 131072";
 
 void set_flakey(bool failing) {
   // up 0 s, down 1 day: every I/O fails; up 1 day, down 0 s: none does.

@@ -135,10 +135,10 @@ inline BuildRequest request(const std::string& origin, std::vector<std::string> 
 inline void make_base_filesystem(const std::string& device, const std::string& marker) {
   sh_or_throw(fmt::format(
       "set -e; /sbin/mke2fs -q -F -t ext4 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 {0}; "
-      "m=$(mktemp -d /tmp/populate.XXXXXX); mount -t ext4 {0} $m; "
+      "m=$(mktemp -d /tmp/populate.XXXXXX); trap 'umount $m 2>/dev/null; rmdir $m' EXIT; mount -t ext4 {0} $m; "
       "mkdir -p $m/bin $m/proc $m/dev $m/tmp $m/mnt $m/etc $m/usr; cp /bin/busybox $m/bin/busybox; "
       "for a in sh sleep dd sync echo cat true false ls; do ln -s busybox $m/bin/$a; done; "
-      "cp /snapcell/adversaries/* $m/bin/; echo {1} > $m/etc/marker; umount $m; rmdir $m",
+      "cp /snapcell/adversaries/* $m/bin/; echo {1} > $m/etc/marker",
       device, marker));
 }
 
@@ -147,10 +147,10 @@ inline void make_base_filesystem(const std::string& device, const std::string& m
 // without journal replay, so that looking cannot change it).
 inline std::string fingerprint(const std::string& device) {
   auto ran = sh(fmt::format(
-      "set -e; m=$(mktemp -d /tmp/fingerprint.XXXXXX); mount -t ext4 -o ro,noload {0} $m; "
+      "set -e; m=$(mktemp -d /tmp/fingerprint.XXXXXX); trap 'umount $m 2>/dev/null; rmdir $m' EXIT; "
+      "mount -t ext4 -o ro,noload {0} $m; "
       "(cd $m && find . -path ./lost+found -prune -o -print | sort | while read -r f; do "
-      "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then echo \"$f $(md5sum < \"$f\" | cut -d' ' -f1)\"; else echo \"$f\"; fi; done); "
-      "umount $m; rmdir $m",
+      "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then echo \"$f $(md5sum < \"$f\" | cut -d' ' -f1)\"; else echo \"$f\"; fi; done)",
       device));
   if (ran.exit_code != 0) return "unreadable: " + ran.err;
   return ran.out;

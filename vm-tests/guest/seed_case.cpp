@@ -79,24 +79,24 @@ struct ScopedSentinel : Sentinel {
 };
 
 void seed_scenario(CaseContext& context) {
-  // A 16 MiB PV (a linear map over the spare disk), 1 MiB extents; the origin
-  // takes 12 of the 15 usable, and a snapshot asks for 8.
+  // A 40 MiB PV (a linear map over the spare disk), 1 MiB extents; the origin
+  // takes 32 of the 39 usable, and a snapshot asks for 16.
   // From 1 MiB on: a PV label at the disk's own start would show the PV
   // twice (through /dev/vdb and the map), and lvm refuses duplicates.
   Cleanup undo(lvm(fmt::format("vgremove -f {}", kSeedGroup)) + "; " + lvm(fmt::format("pvremove -y {}", kSeedPv)) +
                "; dmsetup remove --noudevsync snapcell-seedpv");
-  sh_or_throw(fmt::format("dmsetup create --noudevsync --verifyudev snapcell-seedpv --table '0 32768 linear {} 2048'",
+  sh_or_throw(fmt::format("dmsetup create --noudevsync --verifyudev snapcell-seedpv --table '0 81920 linear {} 2048'",
                           kSpareDisk));
   sh_or_throw(lvm(fmt::format("pvcreate -y {}", kSeedPv)));
   sh_or_throw(lvm(fmt::format("vgcreate -s 1m {} {}", kSeedGroup, kSeedPv)));
-  sh_or_throw(lvm(fmt::format("lvcreate -y -L 12m -n seedbase {}", kSeedGroup)));
+  sh_or_throw(lvm(fmt::format("lvcreate -y -L 32m -n seedbase {}", kSeedGroup)));
   make_base_filesystem(device_of_origin(kSeedGroup, "seedbase"), "seed-base");
 
   {
     ScopedSentinel on_root("/");
     ScopedSentinel on_run_dir(kRunDir);
     Record record;
-    auto volumes = volumes_for(lx::LvmSnapshotMode::classic, kSeedGroup, "8m");
+    auto volumes = volumes_for(lx::LvmSnapshotMode::classic, kSeedGroup, "16m");
     RecordingMounter mounter(record);
     RecordingSupervisor supervisor(supervisor_config(), record);
     lx::DirectoryJournal journal(kJournalDir);
