@@ -2,6 +2,7 @@
 // `snapcell run`'s request, and its validation: everything a user hands in is
 // checked here, before anything is created, and refused with one line.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@ struct RunOptions {
   std::string snapshot_dir;                 // btrfs: where snapshots go; default: beside the base
   std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
+  std::uint64_t overlay_layers_bytes = 1ull << 30;  // overlay: what one build may write (its layers' tmpfs)
   std::vector<std::string> command;
 };
 
