@@ -10,6 +10,7 @@
 #include "cli/reap_command.hpp"
 #include "cli/run_command.hpp"
 #include "cli/run_options.hpp"
+#include "cli/verify_command.hpp"
 
 namespace {
 
@@ -44,6 +45,18 @@ void add_reap(CLI::App& app, ReapOptions& options) {
   reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
 }
 
+void add_verify(CLI::App& app, VerifyOptions& options) {
+  auto* verify = app.add_subcommand("verify", "Run every escape and sabotage technique in a fresh session; judge each from outside");
+  verify->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  verify->add_option("--supervisor", options.supervisor, "default, cgroup, pidns or session")->capture_default_str();
+  verify->add_option("--base", options.base, "A base holding the adversaries in /opt/snapcell-adversaries (default: build one)");
+  verify->add_option("--only", options.only, "Only these techniques (see --list)");
+  verify->add_option("--timeout", options.timeout_seconds, "Each technique's deadline in seconds")->capture_default_str();
+  verify->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
+  verify->add_flag("--json", options.json, "Print the matrix as JSON (schema snapcell.verify/1)");
+  verify->add_flag("--list", options.list, "List the techniques and exit");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,8 +65,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   RunOptions run_options;
   ReapOptions reap_options;
+  VerifyOptions verify_options;
   add_run(app, run_options);
   add_reap(app, reap_options);
+  add_verify(app, verify_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& done) {
@@ -66,6 +81,10 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("run")) {
       if (snapcell::Status valid = validate(run_options); !valid) return print_error(exit_bad_input, valid.error().message());
       return run_command(run_options);
+    }
+    if (app.got_subcommand("verify")) {
+      if (snapcell::Status valid = validate(verify_options); !valid) return print_error(exit_bad_input, valid.error().message());
+      return verify_command(verify_options);
     }
     return reap_command(reap_options);
   } catch (const snapcell::Failure& failure) {
