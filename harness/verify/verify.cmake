@@ -45,8 +45,8 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   add_custom_command(
     OUTPUT ${out}/.applied
     COMMAND ${CMAKE_COMMAND} -DSPEC=${spec} -DSOURCE=${PROJECT_SOURCE_DIR}/include -DOUT=${out}
-            -P ${CMAKE_CURRENT_LIST_DIR}/mutants/apply-mutant.cmake
-    DEPENDS ${spec} ${SNAPCELL_ALL_HEADERS} ${CMAKE_CURRENT_LIST_DIR}/mutants/apply-mutant.cmake
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/mutants/apply-mutant.cmake
+    DEPENDS ${spec} ${SNAPCELL_ALL_HEADERS} ${CMAKE_CURRENT_SOURCE_DIR}/mutants/apply-mutant.cmake
     COMMENT "Applying verify mutant ${name}")
   add_custom_target(verify-mutant-${name}-sources DEPENDS ${out}/.applied)
   set(cli snapcell-verify-mutant-${name})

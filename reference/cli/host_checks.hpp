@@ -100,11 +100,24 @@ inline std::string describe(const std::vector<ProcessRow>& rows) {
 // enough to tell one mount from another in a diff.
 using MountTable = std::map<std::string, linux_text::MountInfoEntry>;
 
+// mountinfo read while the table changes can show a mount twice or not at
+// all (the kernel re-reads its list between read() calls); the parser then
+// refuses it. Reading again gives a consistent table; a table that stays
+// unreadable is an error, never an empty (and so "everything is new") table.
+inline std::vector<linux_text::MountInfoEntry> read_mountinfo_settled() {
+  Error last;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto mounts = linux_sys::read_mountinfo();
+    if (mounts) return std::move(mounts).value();
+    last = mounts.error();
+  }
+  throw Failure(last);
+}
+
 inline MountTable mount_table() {
   MountTable table;
-  auto mounts = linux_sys::read_mountinfo();
-  if (!mounts) return table;
-  for (auto& entry : *mounts) {
+  auto mounts = read_mountinfo_settled();
+  for (auto& entry : mounts) {
     std::string line = fmt::format("{} on {} type {} (id {})", entry.source, entry.mount_point, entry.fs_type, entry.mount_id);
     table.emplace(std::move(line), std::move(entry));
   }

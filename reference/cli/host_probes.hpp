@@ -194,10 +194,8 @@ class PeakSampler {
   // counted once (an overlay shows its upper layer's filesystem: skipped).
   std::uint64_t used_bytes() const {
     std::uint64_t used = 0;
-    auto mounts = linux_sys::read_mountinfo();
-    if (!mounts) return 0;
     std::set<std::pair<unsigned, unsigned>> counted;
-    for (const auto& entry : *mounts) {
+    for (const auto& entry : read_mountinfo_settled()) {
       if (entry.mount_point != storage_ && entry.mount_point.rfind(storage_ + "/", 0) != 0) continue;
       if (entry.fs_type == "overlay" || !counted.insert({entry.major, entry.minor}).second) continue;
       struct statvfs vfs {};
@@ -211,7 +209,11 @@ class PeakSampler {
   void run() {
     while (!stop_) {
       peak_processes_ = std::max(peak_processes_, descendants(ancestor_, spared_).size());
-      peak_used_ = std::max(peak_used_, used_bytes());
+      try {
+        peak_used_ = std::max(peak_used_, used_bytes());
+      } catch (const Failure&) {
+        // an unreadable mount table: this sample is skipped, the next one counts
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }

@@ -197,7 +197,7 @@ class Verifier {
     if (finding.verdict != Verdict::error) {
       if (!report.build) {
         finding.verdict = Verdict::error;
-        finding.why = "the session did not run the command";
+        finding.why = "the session did not run the command" + (finding.errors.empty() ? "" : ": " + finding.errors.front());
       } else if (report.build->exit_code == 127) {
         finding.verdict = Verdict::error;
         finding.why = fmt::format("{} did not start (exit 127)", program);
@@ -328,8 +328,8 @@ class Verifier {
       }
       case CapCheck::storage:
         if (sampler.peak_storage_growth() > limits_.disk_bytes + limits_.slack_bytes)
-          finding.leaks.push_back(fmt::format("wrote {:.0f} MiB to the host's storage, over the per-session cap of {:.0f} MiB",
-                                              mib(sampler.peak_storage_growth()), mib(limits_.disk_bytes)));
+          finding.leaks.push_back(fmt::format("the space used below {} grew by {:.0f} MiB, over the per-session cap of {:.0f} MiB",
+                                              scratch_.path(), mib(sampler.peak_storage_growth()), mib(limits_.disk_bytes)));
         return;
     }
   }
