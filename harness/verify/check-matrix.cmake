@@ -2,6 +2,7 @@
 # verdict, one per line) with the checked-in expectation: any changed cell
 # fails, a regression or an unexplained improvement alike.
 #   cmake -DCLI=<snapcell> -DBACKEND=overlay -DSUPERVISOR=default -DEXPECTED=<file> -P check-matrix.cmake
+cmake_minimum_required(VERSION 3.25)  # IN_LIST, string(JSON)
 execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT uid STREQUAL "0")
   message("SKIPPED: not root")
