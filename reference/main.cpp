@@ -13,6 +13,7 @@
 #include "cli/reap_command.hpp"
 #include "cli/run_command.hpp"
 #include "cli/run_options.hpp"
+#include "cli/verify_command.hpp"
 
 namespace {
 
@@ -92,6 +93,18 @@ void add_base(CLI::App& app, BaseOptions& options) {
   rm->add_option("name", options.name, "The base's name")->required();
 }
 
+void add_verify(CLI::App& app, VerifyOptions& options) {
+  auto* verify = app.add_subcommand("verify", "Run every escape and sabotage technique in a fresh session; judge each from outside");
+  verify->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  verify->add_option("--supervisor", options.supervisor, "default, cgroup, pidns or session")->capture_default_str();
+  verify->add_option("--base", options.base, "A base holding the adversaries in /opt/snapcell-adversaries (default: build one)");
+  verify->add_option("--only", options.only, "Only these techniques (see --list)");
+  verify->add_option("--timeout", options.timeout_seconds, "Each technique's deadline in seconds")->capture_default_str();
+  verify->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
+  verify->add_flag("--json", options.json, "Print the matrix as JSON (schema snapcell.verify/1)");
+  verify->add_flag("--list", options.list, "List the techniques and exit");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +119,8 @@ int main(int argc, char** argv) {
   add_reap(app, reap_options);
   add_build(app, build_options);
   add_base(app, base_options);
+  VerifyOptions verify_options;
+  add_verify(app, verify_options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& done) {
@@ -128,6 +143,10 @@ int main(int argc, char** argv) {
       if (base->got_subcommand("create")) return base_create_command(base_options);
       if (base->got_subcommand("list")) return base_list_command(base_options);
       return base_rm_command(base_options);
+    }
+    if (app.got_subcommand("verify")) {
+      if (snapcell::Status valid = validate(verify_options); !valid) return print_error(exit_bad_input, valid.error().message());
+      return verify_command(verify_options);
     }
     return reap_command(reap_options);
   } catch (const snapcell::Failure& failure) {

@@ -1,12 +1,13 @@
-/* holds_file: keeps a file of the sandbox's root mapped.
+/* holds_file: keeps a file of the sandbox's root mapped, and another open.
  *
  * Tries: creates /held at the root of the sandbox (on the snapshot's own
- * filesystem, not the private /tmp), maps it shared, closes the fd and sleeps:
- * a mapping holds the filesystem busy although no fd shows in /proc/PID/fd.
+ * filesystem, not the private /tmp), maps it shared and closes that fd: a
+ * mapping holds the filesystem busy although no fd shows in /proc/PID/fd.
+ * It also keeps /held-open open for writing, then sleeps.
  * (Falls back to mapping /bin/busybox read-only if the root is read-only.)
  *
- * Contained: it is killed with the build and the mapping goes with it; the
- * snapshot can be unmounted. Every supervisor contains it.
+ * Contained: it is killed with the build and the mapping and the open file
+ * go with it; the snapshot can be unmounted. Every supervisor contains it.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,7 +35,8 @@ int main(void) {
     return 1;
   }
   close(fd);
-  printf("holds_file: mapped at %p\n", map);
+  int held = open("/held-open", O_WRONLY | O_CREAT, 0644);
+  printf("holds_file: mapped at %p, fd %d open\n", map, held);
   fflush(stdout);
   for (;;) sleep(1000);
 }

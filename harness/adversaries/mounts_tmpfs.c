@@ -1,6 +1,7 @@
-/* mounts_tmpfs: makes a mount of its own inside the sandbox.
+/* mounts_tmpfs: makes mounts of its own inside the sandbox.
  *
- * Tries: mounts a tmpfs on /mnt inside the root and sleeps. Were the mount to
+ * Tries: mounts a tmpfs on /mnt inside the root, and one over its /proc
+ * (hiding the build's view of its processes), and sleeps. Were the mount to
  * land in the host's mount table, the snapshot could not be unmounted (a
  * submount keeps it busy) and the host would keep a mount nobody knows of.
  *
@@ -18,6 +19,11 @@ int main(void) {
     perror("mount tmpfs on /mnt");
   } else {
     printf("mounts_tmpfs: tmpfs on /mnt\n");
+  }
+  if (mount("adversary", "/proc", "tmpfs", 0, "size=1m") != 0) {
+    perror("mount tmpfs on /proc");
+  } else {
+    printf("mounts_tmpfs: tmpfs over /proc\n");
   }
   fflush(stdout);
   for (;;) sleep(1000);

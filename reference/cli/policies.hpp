@@ -66,7 +66,7 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
     linux_sys::CopyVolumes volumes(dirs.volumes);
     return with_supervisor(volumes);
   }
-  linux_sys::OverlayVolumes volumes(dirs.volumes);
+  linux_sys::OverlayVolumes volumes(dirs.volumes, options.overlay_layers_bytes);
   return with_supervisor(volumes);
 }
 

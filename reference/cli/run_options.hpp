@@ -2,6 +2,7 @@
 // `snapcell run`'s request, and its validation: everything a user hands in is
 // checked here, before anything is created, and refused with one line.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,7 @@ struct RunOptions {
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
+  std::uint64_t overlay_layers_bytes = 1ull << 30;  // overlay: what one build may write (its layers' tmpfs)
   std::vector<std::string> command;
 };
 

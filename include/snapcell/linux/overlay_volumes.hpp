@@ -3,18 +3,25 @@
 // and each snapshot is a directory in a scratch directory holding the upper
 // layer, overlayfs's work directory and a record of the origin:
 //
-//   <scratch>/<name>/origin   the origin's path, as given
-//   <scratch>/<name>/upper    what the build writes (root: the origin's owner and mode)
-//   <scratch>/<name>/work     overlayfs's own; it leaves work/work behind with mode 000
+//   <scratch>/<name>/origin          the origin's path, as given
+//   <scratch>/<name>/layers          a tmpfs of its own, "snapcell-layers:<name>",
+//                                    size-capped: what one build may write
+//   <scratch>/<name>/layers/upper    what the build writes (root: the origin's owner and mode)
+//   <scratch>/<name>/layers/work     overlayfs's own; it leaves work/work behind with mode 000
 //
 // The mount source is "snapcell-overlay:<name>": mountinfo prints it as
-// given, so it is what proves a mount is the session's own.
+// given, so it is what proves a mount is the session's own. The layers'
+// tmpfs caps a runaway write per session (ENOSPC in the build) instead of
+// filling the scratch directory every session shares (I7); it is unmounted
+// by remove(), once mountinfo shows it with its own source.
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -153,14 +160,20 @@ class OverlayVolumes {
  public:
   static constexpr std::string_view kind = "overlay";  // recorded in the journal: reap must run the same
   static constexpr std::string_view source_prefix = "snapcell-overlay:";
+  static constexpr std::string_view layers_source_prefix = "snapcell-layers:";
+  static constexpr std::uint64_t default_layers_bytes = 1ull << 30;
 
   // Throws Failure for a scratch path overlay options could not carry. The
-  // directory itself is made (0700) by the first snapshot.
-  explicit OverlayVolumes(std::string scratch_dir) : scratch_(std::move(scratch_dir)) {
+  // directory itself is made (0700) by the first snapshot. `layers_bytes`:
+  // how much one snapshot's build may write.
+  explicit OverlayVolumes(std::string scratch_dir, std::uint64_t layers_bytes = default_layers_bytes)
+      : scratch_(std::move(scratch_dir)), layers_bytes_(layers_bytes) {
     scratch_volumes::validate_option_path("overlay scratch dir", scratch_).or_throw();
+    if (layers_bytes_ == 0) throw Failure(logic_error("overlay layers size", scratch_, "must be positive"));
   }
 
   static std::string source_of(const std::string& name) { return std::string(source_prefix) + name; }
+  static std::string layers_source_of(const std::string& name) { return std::string(layers_source_prefix) + name; }
   const std::string& scratch_dir() const { return scratch_; }
 
   Result<MountSpec> snapshot(const std::string& origin, const std::string& name) {
@@ -168,20 +181,24 @@ class OverlayVolumes {
     if (Status valid = scratch_volumes::validate_option_path("origin", origin); !valid) return valid.error();
     if (Status valid = scratch_volumes::validate_origin_directory(origin); !valid) return valid.error();
     Status made = scratch_volumes::create_volume(scratch_, name, origin, [&](int volume_fd, const std::string& shown) {
-      return make_layers(volume_fd, shown, origin);
+      if (Status mounted = mount_layers(name, shown); !mounted) return mounted;
+      Status layers = make_layers(volume_fd, shown, origin);
+      if (!layers) (void)unmount_layers(name);  // else the volume could not be removed
+      return layers;
     });
     if (!made) return made.error();
     return spec_for(name, origin);
   }
 
   // Refuses (EBUSY) while mountinfo shows the overlay: its upper layer must
-  // not change under a mounted overlay.
+  // not change under a mounted overlay. Then unmounts the layers' tmpfs.
   Status remove(const std::string& name) {
     return scratch_volumes::remove_volume(scratch_, name, [&](int, const std::string&) -> Result<bool> {
       auto mounts = read_mountinfo();
       if (!mounts) return mounts.error();
       for (const auto& entry : *mounts)
         if (entry.fs_type == "overlay" && entry.source == source_of(name)) return true;
+      if (Status unmounted = unmount_layers(name); !unmounted) return unmounted.error();
       return false;
     });
   }
@@ -199,25 +216,62 @@ class OverlayVolumes {
  private:
   // The overlay's root directory takes its owner and mode from the upper
   // layer's: they are the origin's, so the chroot's "/" looks like the base's.
+  std::string layers_dir(const std::string& name) const { return join_path(join_path(scratch_, name), "layers"); }
+
+  // <volume>/layers, a private tmpfs of `layers_bytes_`: upper and work must
+  // be on one filesystem, and this one is the session's alone.
+  Status mount_layers(const std::string& name, const std::string& shown) {
+    const std::string layers = layers_dir(name);
+    if (::mkdir(layers.c_str(), 0700) != 0) return errno_error("mkdir", shown + "/layers");
+    const std::string options = fmt::format("mode=0700,size={}", layers_bytes_);
+    if (::mount(layers_source_of(name).c_str(), layers.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0)
+      return errno_error("mount(tmpfs)", layers);
+    if (::mount(nullptr, layers.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+      Error error = errno_error("mount(MS_PRIVATE)", layers);
+      (void)unmount_layers(name);
+      return error;
+    }
+    return {};
+  }
+
+  // Unmounts <volume>/layers only when mountinfo shows there the tmpfs with
+  // this volume's own source (I2); absent is done. Something else mounted
+  // there is refused.
+  Status unmount_layers(const std::string& name) {
+    const std::string layers = layers_dir(name);
+    auto mounts = read_mountinfo();
+    if (!mounts) return mounts.error();
+    bool ours = false;
+    for (const auto& entry : *mounts) {
+      if (entry.mount_point != layers) continue;
+      if (entry.fs_type != "tmpfs" || entry.source != layers_source_of(name))
+        return Error{"umount2", layers, EBUSY, fmt::format("a mount of '{}' is there, not this volume's", entry.source)};
+      ours = true;
+    }
+    if (ours && ::umount2(layers.c_str(), UMOUNT_NOFOLLOW) != 0) return errno_error("umount2", layers);
+    return {};
+  }
+
   static Status make_layers(int volume_fd, const std::string& shown, const std::string& origin) {
     auto origin_st = stat_path(origin);
     if (!origin_st) return origin_st.error();
-    if (::mkdirat(volume_fd, "upper", 0700) != 0) return errno_error("mkdirat", shown + "/upper");
-    if (::fchownat(volume_fd, "upper", origin_st->st_uid, origin_st->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
-      return errno_error("fchownat", shown + "/upper");
-    if (::fchmodat(volume_fd, "upper", origin_st->st_mode & 07777, 0) != 0)
-      return errno_error("fchmodat", shown + "/upper");
-    if (::mkdirat(volume_fd, "work", 0700) != 0) return errno_error("mkdirat", shown + "/work");
+    if (::mkdirat(volume_fd, "layers/upper", 0700) != 0) return errno_error("mkdirat", shown + "/layers/upper");
+    if (::fchownat(volume_fd, "layers/upper", origin_st->st_uid, origin_st->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno_error("fchownat", shown + "/layers/upper");
+    if (::fchmodat(volume_fd, "layers/upper", origin_st->st_mode & 07777, 0) != 0)
+      return errno_error("fchmodat", shown + "/layers/upper");
+    if (::mkdirat(volume_fd, "layers/work", 0700) != 0) return errno_error("mkdirat", shown + "/layers/work");
     return {};
   }
 
   MountSpec spec_for(const std::string& name, const std::string& origin) const {
-    const std::string volume = join_path(scratch_, name);
+    const std::string layers = layers_dir(name);
     return MountSpec{source_of(name), "overlay",
-                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", origin, volume, volume), "/"};
+                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", origin, layers, layers), "/"};
   }
 
   std::string scratch_;
+  std::uint64_t layers_bytes_;
 };
 
 static_assert(VolumeManager<OverlayVolumes>);

@@ -1,0 +1,453 @@
+#pragma once
+// `snapcell verify`: runs the catalogue of escape and sabotage techniques
+// (verify_catalogue.hpp) against a backend, a supervisor and a base, each in
+// a fresh session, and judges each from OUTSIDE (host_checks.hpp,
+// host_probes.hpp): contained, leaked (what), collateral (what), not
+// applicable (why), or error (the session could not be set up).
+//
+// Exit: 0 when every applicable technique is contained; 1 when one leaked
+// or did collateral damage; 2 bad input; 3 setup failure.
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/exit_codes.hpp"
+#include "cli/host_checks.hpp"
+#include "cli/host_probes.hpp"
+#include "cli/policies.hpp"
+#include "cli/run_command.hpp"
+#include "cli/run_options.hpp"
+#include "cli/state.hpp"
+#include "cli/verify_catalogue.hpp"
+#include "cli/verify_setup.hpp"
+#include "snapcell/linux/loop_btrfs.hpp"
+#include "snapcell/session.hpp"
+
+namespace snapcell::cli {
+
+inline constexpr const char* verify_schema = "snapcell.verify/1";
+
+struct VerifyOptions {
+  std::string backend = "overlay";
+  std::string supervisor = "default";
+  std::string base;               // empty: a busybox base built in a scratch dir
+  std::vector<std::string> only;  // technique names; empty: all
+  bool json = false;
+  bool list = false;              // print the catalogue and exit
+  double timeout_seconds = 1.5;   // each technique's deadline
+  double grace_seconds = 0.5;
+};
+
+// What every verify session may use: small, so that the bounded adversaries
+// (which stop at twice these) show whether a cap holds.
+struct VerifyLimits {
+  Limits limits{.max_processes = 64, .max_memory_bytes = 256ull << 20};
+  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the per-session layers' tmpfs
+  std::uint64_t bound_mib = 512;            // how far fills_disk and eats_memory go at most
+  std::uint64_t slack_bytes = 16ull << 20;  // page tables, metadata, the sampler's resolution
+};
+
+inline Status validate(const VerifyOptions& options) {
+  auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
+  if (!one_of(options.backend, backends))
+    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
+  if (!one_of(options.supervisor, supervisors))
+    return reject("--supervisor",
+                  fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
+  if (!options.base.empty())
+    if (Status base = validate_absolute_path("--base", options.base); !base) return base;
+  for (const auto& name : options.only)
+    if (!find_technique(name)) return reject("--only", fmt::format("unknown technique '{}' (see snapcell verify --list)", name));
+  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 600))
+    return reject("--timeout", "must be between 0 and 600 seconds");
+  if (!(options.grace_seconds >= 0 && options.grace_seconds <= 60)) return reject("--grace", "must be between 0 and 60 seconds");
+  return {};
+}
+
+enum class Verdict { contained, leaked, collateral, not_applicable, error };
+
+inline std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::contained: return "contained";
+    case Verdict::leaked: return "leaked";
+    case Verdict::collateral: return "collateral";
+    case Verdict::not_applicable: return "n/a";
+    case Verdict::error: return "error";
+  }
+  return "?";
+}
+
+struct Finding {
+  std::string technique;
+  Verdict verdict = Verdict::contained;
+  std::vector<std::string> leaks;       // what of the session got out or stayed
+  std::vector<std::string> collateral;  // what outside the session was harmed
+  std::vector<std::string> errors;      // the session's own errors (information)
+  std::string why;                      // not applicable: why; error: what failed
+  std::string session;
+  double ms = 0;
+
+  std::string what() const {
+    std::string text = why;
+    for (const auto* list : {&collateral, &leaks})
+      for (const auto& item : *list) text += (text.empty() ? "" : "; ") + item;
+    return text;
+  }
+};
+
+// Everything one verify run shares across its sessions.
+class Verifier {
+ public:
+  Verifier(const VerifyOptions& options, std::string base, std::string snapshot_dir, const VerifyScratch& scratch,
+           const VerifyCgroups& cgroups)
+      : options_(options), base_(std::move(base)), scratch_(scratch), cgroups_(cgroups),
+        dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
+    run_.base = base_;
+    run_.backend = options.backend;
+    run_.supervisor = options.supervisor;
+    run_.state_dir = dirs_.root;
+    run_.snapshot_dir = snapshot_dir;
+    run_.cgroup_parent = cgroups.v2_parent();
+    run_.overlay_layers_bytes = limits_.disk_bytes;
+    prepare(dirs_).or_throw();
+    base_checksum_ = host::tree_checksum(base_);
+  }
+
+  const VerifyLimits& limits() const { return limits_; }
+
+  Finding run(const Technique& technique) {
+    Finding finding;
+    finding.technique = std::string(technique.name);
+    if (technique.not_applicable)
+      if (auto why = technique.not_applicable(options_.supervisor)) {
+        finding.verdict = Verdict::not_applicable;
+        finding.why = std::string(*why);
+        return finding;
+      }
+    const std::string program = std::string(adversaries_in_base) + "/" + finding.technique;
+    if (::access((base_ + program).c_str(), X_OK) != 0) {
+      finding.verdict = Verdict::not_applicable;
+      finding.why = fmt::format("{} is not in the base (copy harness/adversaries there)", program);
+      return finding;
+    }
+    std::vector<std::string> argv{program};
+    for (std::string_view argument : technique.arguments) argv.push_back(fill_in(argument));
+
+    const auto mounts_before = host::mount_table();
+    const auto volumes_before = host::names_in(volumes_dir());
+    const auto cgroups_before = cgroups_now();
+    const long rss_before_kib = children_peak_rss_kib();
+
+    Report report;
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<host::PeakSampler> sampler;
+    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path());
+    try {
+      report = run_session(argv, join_path(dirs_.logs, finding.technique + ".log"));
+    } catch (const Failure& failure) {
+      finding.verdict = Verdict::error;
+      finding.why = failure.what();
+    }
+    sampler->stop();
+    finding.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    finding.session = report.session;
+    for (const auto& error : report.errors) finding.errors.push_back(error.message());
+
+    check_processes(finding);
+    const auto mounts_after = host::mount_table();
+    for (const auto& mount : host::added(mounts_before, mounts_after, left_by(report.session)))
+      finding.leaks.push_back("mount left: " + mount);
+    for (const auto& mount : host::added(mounts_after, mounts_before, harmed()))
+      finding.collateral.push_back("unmounted: " + mount);
+    for (const auto& volume : host::added(volumes_before, host::names_in(volumes_dir())))
+      finding.leaks.push_back("volume left: " + join_path(volumes_dir(), volume));
+    for (const auto& cgroup : host::added(cgroups_before, cgroups_now())) finding.leaks.push_back("cgroup left: " + cgroup);
+    for (const auto& harm : sentinels_.harmed()) finding.collateral.push_back(harm);
+    for (const auto& entry : host_dir_.new_entries()) finding.leaks.push_back("reached the host's tree: created " + entry);
+    if (host_dir_.sentinel_changed()) finding.collateral.push_back("the host's sentinel file changed");
+    host_dir_.reset();
+    if (const std::string now = host::tree_checksum(base_); now != base_checksum_) {
+      finding.collateral.push_back(fmt::format("the base changed (checksum {} -> {})", base_checksum_, now));
+      base_checksum_ = now;  // judge the next technique on its own
+    }
+    if (const int connections = listener_.take_connections(); connections > 0)
+      finding.leaks.push_back(fmt::format("{} connection(s) to the host's 127.0.0.1:{}", connections, listener_.port()));
+    const double bound_ms = (options_.timeout_seconds + options_.grace_seconds) * 1000 + 2000;
+    if (finding.ms > bound_ms)
+      finding.leaks.push_back(fmt::format("outlived its deadline and grace: {:.0f} ms", finding.ms));
+    check_cap(technique.cap, *sampler, rss_before_kib, finding);
+
+    if (finding.verdict != Verdict::error) {
+      if (!report.build) {
+        finding.verdict = Verdict::error;
+        finding.why = "the session did not run the command" + (finding.errors.empty() ? "" : ": " + finding.errors.front());
+      } else if (report.build->exit_code == 127) {
+        finding.verdict = Verdict::error;
+        finding.why = fmt::format("{} did not start (exit 127)", program);
+      }
+    }
+    if (finding.verdict != Verdict::error)
+      finding.verdict = !finding.collateral.empty() ? Verdict::collateral
+                        : !finding.leaks.empty()    ? Verdict::leaked
+                                                    : Verdict::contained;
+    return finding;
+  }
+
+ private:
+  std::string fill_in(std::string_view argument) const {
+    if (argument == "{port}") return std::to_string(listener_.port());
+    if (argument == "{host_dir}") return host_dir_.path();
+    if (argument == "{bound_mib}") return std::to_string(limits_.bound_mib);
+    return std::string(argument);
+  }
+
+  Report run_session(const std::vector<std::string>& argv, const std::string& log) {
+    Report report;
+    with_policies(run_, dirs_, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
+      SessionConfig config;
+      config.run_dir = dirs_.mounts;
+      config.deadline = Millis{static_cast<Millis::rep>(options_.timeout_seconds * 1000)};
+      config.grace = Millis{static_cast<Millis::rep>(options_.grace_seconds * 1000)};
+      config.limits = limits_.limits;
+      Session session(volumes, mounter, supervisor, journal, config, random_nonce);
+      // What `snapcell run` gives a build by default: a network namespace
+      // with only loopback. The adversaries run as root inside it (the
+      // builder's own uid is `snapcell build`'s, tested by its own suite).
+      Isolation isolation;
+      isolation.private_network = true;
+      report = session.run(BuildRequest{base_, argv, log, isolation});
+      return 0;
+    });
+    return report;
+  }
+
+  static bool below(const std::string& path, const std::string& dir) {
+    return path == dir || path.rfind(dir + "/", 0) == 0;
+  }
+
+  // Mounts a session left: anything new below our scratch dir (state, base,
+  // layers), or anywhere with the session's name or an adversary's source in
+  // it. Other new mounts on this host are other processes' business.
+  std::function<bool(const linux_text::MountInfoEntry&)> left_by(const std::string& session) const {
+    return [this, session](const linux_text::MountInfoEntry& entry) {
+      return below(entry.mount_point, scratch_.path()) || entry.source == "adversary" ||
+             (!session.empty() && entry.source.find(session) != std::string::npos);
+    };
+  }
+
+  // Mounts whose loss is collateral: ours below the scratch dir, and the
+  // host's own system mounts. (Other processes' mounts come and go.)
+  std::function<bool(const linux_text::MountInfoEntry&)> harmed() const {
+    return [this](const linux_text::MountInfoEntry& entry) {
+      static const std::vector<std::string> system = {"/", "/proc", "/sys", "/dev", "/run", "/tmp", "/boot", "/home", "/usr", "/var"};
+      if (below(entry.mount_point, scratch_.path())) return true;
+      if (entry.mount_point.rfind("/sys/fs/cgroup", 0) == 0) return true;
+      return std::find(system.begin(), system.end(), entry.mount_point) != system.end() ||
+             entry.mount_point.rfind("/dev/", 0) == 0;
+    };
+  }
+
+  std::string volumes_dir() const { return run_.backend == "btrfs" ? run_.snapshot_dir : dirs_.volumes; }
+
+  std::set<std::string> cgroups_now() const {
+    std::set<std::string> all;
+    for (const auto& parent : cgroups_.parents())
+      for (const auto& child : host::child_cgroups(parent)) all.insert(join_path(parent, child));
+    return all;
+  }
+
+  static long children_peak_rss_kib() {
+    rusage usage{};
+    ::getrusage(RUSAGE_CHILDREN, &usage);
+    return usage.ru_maxrss;
+  }
+
+  // Every live process below us (we are a child subreaper: whatever the
+  // build orphaned came to us) is one the session left. Then they go:
+  // SIGKILL through pidfds, to processes that are still our descendants
+  // once pinned, and we reap what came to us.
+  void check_processes(Finding& finding) {
+    const auto left = host::descendants(::getpid(), sentinels_.pids());
+    if (!left.empty()) finding.leaks.push_back(fmt::format("{} process(es) left: {}", left.size(), host::describe(left)));
+    for (int round = 0; round < 300; ++round) {
+      auto rows = host::descendants(::getpid(), sentinels_.pids());
+      if (rows.empty()) break;
+      std::vector<linux_sys::PidFd> pinned;
+      for (const auto& row : rows)
+        if (auto fd = linux_sys::pidfd_open(row.pid)) pinned.push_back(std::move(fd).value());
+      std::set<Pid> still;
+      for (const auto& row : host::descendants(::getpid(), sentinels_.pids())) still.insert(row.pid);
+      for (const auto& process : pinned)
+        if (still.count(process.pid)) (void)linux_sys::pidfd_send_signal(process, SIGKILL);
+      reap_children();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    reap_children();
+  }
+
+  // Zombies reparented to us. Only once the session is over: the
+  // supervisor waits for its own children itself.
+  void reap_children() {
+    const auto sentinels = sentinels_.pids();
+    for (const auto& row : host::process_rows())
+      if (row.ppid == ::getpid() && (row.state == 'Z' || row.state == 'X') && !sentinels.count(row.pid))
+        (void)::waitpid(row.pid, nullptr, WNOHANG);
+  }
+
+  void check_cap(CapCheck cap, const host::PeakSampler& sampler, long rss_before_kib, Finding& finding) const {
+    const auto mib = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
+    switch (cap) {
+      case CapCheck::none: return;
+      case CapCheck::processes:
+        if (sampler.peak_processes() > static_cast<std::size_t>(limits_.limits.max_processes))
+          finding.leaks.push_back(fmt::format("peak {} processes, over the cap of {}", sampler.peak_processes(),
+                                              limits_.limits.max_processes));
+        return;
+      case CapCheck::memory: {
+        const std::uint64_t peak = static_cast<std::uint64_t>(children_peak_rss_kib()) << 10;
+        const std::uint64_t before = static_cast<std::uint64_t>(rss_before_kib) << 10;
+        const std::uint64_t allowed = limits_.limits.max_memory_bytes + limits_.slack_bytes;
+        if (before > allowed)
+          finding.leaks.push_back("peak memory not measurable: an earlier session of this run already exceeded the limit");
+        else if (peak > allowed)
+          finding.leaks.push_back(fmt::format("peak resident memory {:.0f} MiB, over the limit of {:.0f} MiB", mib(peak),
+                                              mib(limits_.limits.max_memory_bytes)));
+        return;
+      }
+      case CapCheck::storage:
+        if (sampler.peak_storage_growth() > limits_.disk_bytes + limits_.slack_bytes)
+          finding.leaks.push_back(fmt::format("the space used below {} grew by {:.0f} MiB, over the per-session cap of {:.0f} MiB",
+                                              scratch_.path(), mib(sampler.peak_storage_growth()), mib(limits_.disk_bytes)));
+        return;
+    }
+  }
+
+  const VerifyOptions& options_;
+  std::string base_;
+  const VerifyScratch& scratch_;
+  const VerifyCgroups& cgroups_;
+  VerifyLimits limits_;
+  RunOptions run_;
+  StateDirs dirs_;
+  host::SentinelProcesses sentinels_;
+  host::HostDirectory host_dir_;
+  host::LoopbackListener listener_;
+  std::string base_checksum_;
+};
+
+inline nlohmann::ordered_json finding_to_json(const Finding& finding) {
+  return {{"technique", finding.technique},
+          {"verdict", std::string(to_string(finding.verdict))},
+          {"leaks", finding.leaks},
+          {"collateral", finding.collateral},
+          {"why", finding.why},
+          {"ms", finding.ms},
+          {"session", finding.session},
+          {"session_errors", finding.errors}};
+}
+
+inline void print_row(const Finding& finding) {
+  fmt::print("{:<22} {:<11} {:>7.0f} ms  {}\n", finding.technique, to_string(finding.verdict), finding.ms,
+             one_line(finding.what()));
+  std::fflush(stdout);
+}
+
+inline int verify_command(const VerifyOptions& options) {
+  if (options.list) {
+    for (const auto& technique : catalogue()) fmt::print("{:<22} {}\n", technique.name, technique.summary);
+    return exit_ok;
+  }
+  if (::geteuid() != 0) return print_error(exit_sandbox_failed, "verify: needs root (snapshots, mounts, cgroups)");
+  std::vector<const Technique*> chosen;
+  for (const auto& technique : catalogue())
+    if (options.only.empty() || std::find(options.only.begin(), options.only.end(), technique.name) != options.only.end())
+      chosen.push_back(&technique);
+
+  // Orphans of a build come to us rather than to PID 1: the checks see them.
+  (void)::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  VerifyScratch scratch("1g");
+  VerifyCgroups cgroups;
+  std::unique_ptr<linux_sys::LoopBtrfs> btrfs;
+  std::string base = options.base;
+  std::string snapshot_dir;
+  if (base.empty()) {
+    const std::string adversaries = find_adversaries_dir();
+    if (adversaries.empty())
+      return print_error(exit_sandbox_failed,
+                         "verify: adversary programs not found: set SNAPCELL_ADVERSARIES_DIR to harness/adversaries of a build");
+    if (options.backend == "btrfs") {
+      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 256);
+      base = btrfs->base;
+      snapshot_dir = btrfs->snapshots;
+    } else {
+      base = join_path(scratch.path(), "base");
+    }
+    if (Status made = make_busybox_base(base, adversaries); !made) return print_error(exit_sandbox_failed, made.error().message());
+  } else if (options.backend == "btrfs") {
+    snapshot_dir = parent_of(base);
+  }
+
+  Verifier verifier(options, base, snapshot_dir, scratch, cgroups);
+  const auto& limits = verifier.limits();
+  const std::string shown_base = options.base.empty() ? "a busybox base built in " + scratch.path() : options.base;
+  if (!options.json) {
+    fmt::print("snapcell verify: backend {}, supervisor {}, base {}\n", options.backend, options.supervisor, shown_base);
+    fmt::print("  each technique in a fresh session: deadline {} s, grace {} s, {} processes, {} MiB memory, {} MiB disk\n",
+               options.timeout_seconds, options.grace_seconds, limits.limits.max_processes,
+               limits.limits.max_memory_bytes >> 20, limits.disk_bytes >> 20);
+    fmt::print("{:<22} {:<11} {:>10}  {}\n", "technique", "verdict", "time", "what");
+  }
+  std::vector<Finding> findings;
+  for (const Technique* technique : chosen) {
+    findings.push_back(verifier.run(*technique));
+    if (!options.json) print_row(findings.back());
+  }
+
+  std::map<Verdict, int> counts;
+  for (const auto& finding : findings) ++counts[finding.verdict];
+  const bool ok = counts[Verdict::leaked] == 0 && counts[Verdict::collateral] == 0 && counts[Verdict::error] == 0;
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["schema"] = verify_schema;
+    out["backend"] = options.backend;
+    out["supervisor"] = options.supervisor;
+    out["base"] = shown_base;
+    out["limits"] = {{"deadline_ms", options.timeout_seconds * 1000},
+                     {"grace_ms", options.grace_seconds * 1000},
+                     {"max_processes", limits.limits.max_processes},
+                     {"max_memory_bytes", limits.limits.max_memory_bytes},
+                     {"max_disk_bytes", limits.disk_bytes}};
+    out["techniques"] = nlohmann::ordered_json::array();
+    for (const auto& finding : findings) out["techniques"].push_back(finding_to_json(finding));
+    out["counts"] = {{"contained", counts[Verdict::contained]}, {"leaked", counts[Verdict::leaked]},
+                     {"collateral", counts[Verdict::collateral]}, {"not_applicable", counts[Verdict::not_applicable]},
+                     {"error", counts[Verdict::error]}};
+    out["ok"] = ok;
+    std::puts(out.dump(2).c_str());
+  } else {
+    fmt::print("{} technique(s): {} contained, {} leaked, {} collateral, {} not applicable, {} error\n", findings.size(),
+               counts[Verdict::contained], counts[Verdict::leaked], counts[Verdict::collateral],
+               counts[Verdict::not_applicable], counts[Verdict::error]);
+  }
+  if (counts[Verdict::error] > 0) return exit_sandbox_failed;
+  return ok ? exit_ok : exit_build_failed;
+}
+
+}  // namespace snapcell::cli
