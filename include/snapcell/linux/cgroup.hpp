@@ -271,7 +271,7 @@ inline Result<EnforcedLimits> apply_limits(const CgroupLeaves& leaves, const Lim
   }
   // RLIMIT_NPROC counts every process of a uid and root is exempt from it;
   // with no per-build uid it would bound nothing, so it is not claimed.
-  enforced.notes.push_back("RLIMIT_NPROC: not set (no per-build uid)");
+  enforced.notes.push_back("RLIMIT_NPROC: set in the sandbox only when the build has a uid of its own");
   enforced.max_processes = !enforced.processes_by.empty();
   enforced.max_memory = !enforced.memory_by.empty();
   return enforced;
