@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -145,7 +146,9 @@ class BaseStore {
 
   // The bases dir; made if missing. btrfs bases need it on btrfs.
   Status prepare(const std::string& backend) const {
-    if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("mkdir", dir_);
+    std::error_code made;  // /var/lib/snapcell may not exist yet on a fresh machine
+    std::filesystem::create_directories(dir_, made);
+    if (made) return Error{"mkdir", dir_, made.value(), ""};
     if (backend != "btrfs") return {};
     struct statfs fs {};
     if (::statfs(dir_.c_str(), &fs) != 0) return errno_error("statfs", dir_);
