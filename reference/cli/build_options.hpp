@@ -37,15 +37,10 @@ inline Status validate(const BuildOptions& options) {
   if (options.base.front() == '/') {
     if (Status base = validate_absolute_path("--base", options.base); !base) return base;
   }
-  if (!one_of(options.backend, backends))
-    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
-  if (!one_of(options.supervisor, supervisors))
-    return reject("--supervisor",
-                  fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
-  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 7 * 24 * 3600))
-    return reject("--timeout", "must be between 0 and one week of seconds");
-  if (!(options.grace_seconds >= 0 && options.grace_seconds <= 600))
-    return reject("--grace", "must be between 0 and 600 seconds");
+  if (Status sandbox = validate_sandbox_choices(options.backend, options.supervisor, options.timeout_seconds,
+                                                options.grace_seconds);
+      !sandbox)
+    return sandbox;
   if (options.out.empty()) return reject("--out", "is empty");
   for (unsigned char c : options.out)
     if (c < 0x20 || c == 0x7f) return reject("--out", "contains a control character");

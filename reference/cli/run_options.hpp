@@ -41,18 +41,27 @@ inline bool one_of(std::string_view value, const auto& choices) {
   return false;
 }
 
+// What `run` and `build` (and verify) share: which sandbox, and its deadline.
+inline Status validate_sandbox_choices(std::string_view backend, std::string_view supervisor, double timeout_seconds,
+                                       double grace_seconds) {
+  auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
+  if (!one_of(backend, backends))
+    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", backend));
+  if (!one_of(supervisor, supervisors))
+    return reject("--supervisor", fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", supervisor));
+  if (!(timeout_seconds > 0 && timeout_seconds <= 7 * 24 * 3600))
+    return reject("--timeout", "must be between 0 and one week of seconds");
+  if (!(grace_seconds >= 0 && grace_seconds <= 600)) return reject("--grace", "must be between 0 and 600 seconds");
+  return {};
+}
+
 inline Status validate(const RunOptions& options) {
   auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
   if (Status base = validate_absolute_path("--base", options.base); !base) return base;
-  if (!one_of(options.backend, backends))
-    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
-  if (!one_of(options.supervisor, supervisors))
-    return reject("--supervisor",
-                  fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
-  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 7 * 24 * 3600))
-    return reject("--timeout", "must be between 0 and one week of seconds");
-  if (!(options.grace_seconds >= 0 && options.grace_seconds <= 600))
-    return reject("--grace", "must be between 0 and 600 seconds");
+  if (Status sandbox = validate_sandbox_choices(options.backend, options.supervisor, options.timeout_seconds,
+                                                options.grace_seconds);
+      !sandbox)
+    return sandbox;
   if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
