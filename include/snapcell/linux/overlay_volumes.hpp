@@ -198,7 +198,7 @@ class OverlayVolumes {
       if (!mounts) return mounts.error();
       for (const auto& entry : *mounts)
         if (entry.fs_type == "overlay" && entry.source == source_of(name)) return true;
-      if (Status unmounted = unmount_layers(name); !unmounted) return unmounted.error();
+      if (Status unmounted = unmount_layers(name, *mounts); !unmounted) return unmounted.error();
       return false;
     });
   }
@@ -238,11 +238,17 @@ class OverlayVolumes {
   // this volume's own source (I2); absent is done. Something else mounted
   // there is refused.
   Status unmount_layers(const std::string& name) {
-    const std::string layers = layers_dir(name);
     auto mounts = read_mountinfo();
     if (!mounts) return mounts.error();
+    return unmount_layers(name, *mounts);
+  }
+
+  // The same with a mountinfo the caller read just before (one read less
+  // per removal: each costs a walk of the whole mount table).
+  Status unmount_layers(const std::string& name, const std::vector<linux_text::MountInfoEntry>& mounts) {
+    const std::string layers = layers_dir(name);
     bool ours = false;
-    for (const auto& entry : *mounts) {
+    for (const auto& entry : mounts) {
       if (entry.mount_point != layers) continue;
       if (entry.fs_type != "tmpfs" || entry.source != layers_source_of(name))
         return Error{"umount2", layers, EBUSY, fmt::format("a mount of '{}' is there, not this volume's", entry.source)};
