@@ -18,6 +18,7 @@
 
 #include "base.hpp"
 #include "snapcell/linux/loop_btrfs.hpp"
+#include "snapcell/linux/scratch_tmpfs.hpp"
 #include "snapcell/linux/supervisors.hpp"
 #include "snapcell/linux/tree.hpp"
 
@@ -35,43 +36,6 @@ inline std::uint64_t random_nonce() {
   return (std::uint64_t{device()} << 32) ^ device();
 }
 
-// A directory this process made, with a tmpfs of its own on it (so nothing
-// of a benchmark lands on `/`). On destruction: every mount at or below it is
-// unmounted, newest first, and the directory removed.
-class ScratchTmpfs {
- public:
-  ScratchTmpfs(const std::string& pattern_prefix, const char* options) {
-    std::string pattern = pattern_prefix + "-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw Failure(errno_error("mkdtemp", pattern));
-    path_ = pattern;
-    if (::mount("snapcell-bench", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) {
-      Error error = errno_error("mount tmpfs", path_);
-      ::rmdir(path_.c_str());
-      throw Failure(error);
-    }
-    linux_sys::check(::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr), "mount MS_PRIVATE", path_)
-        .or_throw();
-  }
-  ScratchTmpfs(const ScratchTmpfs&) = delete;
-  ScratchTmpfs& operator=(const ScratchTmpfs&) = delete;
-  ~ScratchTmpfs() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.starts_with(path_ + "/")) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One cgroup parent per hierarchy the CLI uses (v2, and on hybrid hosts the
 // v1 pids and memory ones, where the limits go), named after this process;
@@ -115,7 +79,7 @@ inline BaseSizes base_sizes() { return tiny() ? BaseSizes{1, 2} : BaseSizes{50, 
 
 class Lab {
  public:
-  Lab() : scratch_("/tmp/snapcell-bench", "mode=0700,size=4g") {
+  Lab() : scratch_("/tmp/snapcell-bench", "snapcell-bench", "mode=0700,size=4g") {
     state_ = scratch_.path() + "/state";
     run_dir_ = state_ + "/mnt";
     journal_ = state_ + "/journal";
@@ -197,7 +161,7 @@ class Lab {
     return *btrfs_;
   }
 
-  ScratchTmpfs scratch_;
+  linux_sys::ScratchTmpfs scratch_;  // a tmpfs of its own: nothing of a benchmark lands on `/`
   std::string state_, run_dir_, journal_, volumes_, logs_, bases_, process_root_;
   std::map<unsigned, std::string> directory_bases_, btrfs_bases_;
   std::unique_ptr<linux_sys::LoopBtrfs> btrfs_;

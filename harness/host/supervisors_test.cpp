@@ -863,6 +863,10 @@ TEMPLATE_TEST_CASE("Linux supervisor sandbox: minimal env and /dev, private /pro
   CHECK(env == "PATH=/usr/bin:/bin\nHOME=/tmp\nLANG=C.UTF-8\n");
   const std::string dev = run_to_completion<TestType>(world, {"/bin/busybox", "ls", "/dev"});
   for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) CHECK(dev.find(node) != std::string::npos);
+  // Device nodes that work (made by mknod with the host's numbers), not names.
+  const std::string devices = run_to_completion<TestType>(
+      world, {"/bin/busybox", "sh", "-c", "echo gone > /dev/null && busybox head -c 5 /dev/zero | busybox wc -c"});
+  CHECK(devices == "5\n");
   const std::string proc = run_to_completion<TestType>(world, {"/bin/busybox", "cat", "/proc/self/stat"});
   if (pidns) CHECK(proc.rfind("2 (busybox)", 0) == 0);  // the command is PID 2, after its init
   else CHECK(proc.find("No such file") != std::string::npos);
@@ -875,6 +879,28 @@ TEMPLATE_TEST_CASE("Linux supervisor sandbox: minimal env and /dev, private /pro
   CHECK(code == 127);
   CHECK(world.mounts_below().empty());
   CHECK(world.sentinels_alive());
+}
+
+// On hybrid hosts the limits live in v1 leaves, which the child joins by
+// itself (writing "0" to their `tasks`); the build must be in them, as its
+// own /proc/self/cgroup says, from inside (the default supervisor: the
+// cgroup-only one shares the spawn but has no /proc in the sandbox).
+TEST_CASE("Linux default supervisor: the build is in its v1 pids and memory leaves", "[host]") {
+  using TestType = lx::DefaultSupervisor;
+  HOST_WORLD(world);
+  if (world.pids_parent.empty() && world.memory_parent.empty()) {
+    WARN("SKIPPED: no v1 pids or memory hierarchy on this host (a pure v2 host has nothing to join)");
+    return;
+  }
+  const std::string cgroups = run_to_completion<TestType>(world, {"/bin/busybox", "cat", "/proc/self/cgroup"});
+  for (auto [controller, parent] : {std::pair{"pids", &world.pids_parent}, std::pair{"memory", &world.memory_parent}}) {
+    if (parent->empty()) continue;
+    const std::string mount = std::string("/sys/fs/cgroup/") + controller;
+    REQUIRE(parent->rfind(mount + "/", 0) == 0);
+    const std::string expected = fmt::format(":{}:{}/snapcell-", controller, parent->substr(mount.size()));
+    INFO(cgroups);
+    CHECK(cgroups.find(expected) != std::string::npos);
+  }
 }
 
 // The isolation a build of untrusted code gets: its own uid and gid, no

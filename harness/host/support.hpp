@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "snapcell/linux/scratch_tmpfs.hpp"
 #include "snapcell/linux/tree.hpp"
 
 namespace snapcell::testing {
@@ -41,42 +42,17 @@ struct ScratchOptions {
 };
 
 // A mkdtemp directory under /tmp with a private tmpfs on it, so that nothing
-// made here is on the root filesystem. On destruction everything mounted at
-// or below it is unmounted, newest first (detached lazily only if busy), and
-// the directory removed: the tmpfs takes all content with it.
+// made here is on the root filesystem; on destruction everything mounted at
+// or below it goes, and the directory (linux_sys::ScratchTmpfs).
 class Scratch {
  public:
-  explicit Scratch(ScratchOptions options = {}) {
-    std::string pattern = std::string("/tmp/") + options.prefix + "-XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    if (::mount("snapcell-host-test", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.tmpfs) != 0) {
-      const int code = errno;
-      ::rmdir(path_.c_str());
-      throw std::runtime_error("mount tmpfs on " + path_ + ": " + std::strerror(code));
-    }
-    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = snapcell::linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(std::string_view leaf) const { return path_ + "/" + std::string(leaf); }
+  explicit Scratch(ScratchOptions options = {})
+      : tmpfs_(std::string("/tmp/") + options.prefix, "snapcell-host-test", options.tmpfs) {}
+  const std::string& path() const { return tmpfs_.path(); }
+  std::string operator/(std::string_view leaf) const { return path() + "/" + std::string(leaf); }
 
  private:
-  std::string path_;
+  snapcell::linux_sys::ScratchTmpfs tmpfs_;
 };
 
 inline bool program_on_path(const std::string& name) {

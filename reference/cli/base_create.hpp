@@ -26,6 +26,7 @@
 #include "cli/program.hpp"
 #include "cli/progress.hpp"
 #include "snapcell/linux/mountinfo.hpp"
+#include "snapcell/linux/scratch_tmpfs.hpp"
 #include "snapcell/linux/tree.hpp"
 
 namespace snapcell::cli {
@@ -89,24 +90,12 @@ inline void show_debootstrap_line(Progress& progress, const std::string& line, s
   progress.update(verb, item, ++counts[verb]);
 }
 
-// Detaches what is mounted below `dir` (debootstrap mounts /proc and /sys in
-// its target), deepest first. Only below the partial directory this run made.
-inline void detach_mounts_below(const std::string& dir) {
-  auto text = linux_sys::read_file("/proc/self/mountinfo");
-  if (!text) return;
-  auto entries = linux_text::parse_mountinfo(*text);
-  if (!entries) return;
-  std::vector<std::string> below;
-  for (const auto& entry : *entries)
-    if (entry.mount_point.size() > dir.size() && entry.mount_point.compare(0, dir.size() + 1, dir + "/") == 0)
-      below.push_back(entry.mount_point);
-  std::sort(below.begin(), below.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  for (const auto& target : below) (void)::umount2(target.c_str(), MNT_DETACH);
-}
 
 inline Status remove_partial(const BaseStore& store, const std::string& partial_name, const std::string& backend) {
   const std::string partial = join_path(store.dir(), partial_name);
-  detach_mounts_below(partial);
+  // debootstrap mounts /proc and /sys in its target: only below the partial
+  // directory this run made.
+  linux_sys::unmount_all_below(partial, false);
   auto dir = linux_sys::open_fd(partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (dir && backend == "btrfs")
     if (Status destroyed = linux_sys::btrfs::destroy_subvolume(dir->get(), "root", partial + "/root"); !destroyed)

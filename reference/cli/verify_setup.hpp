@@ -19,6 +19,7 @@
 
 #include "cli/host_checks.hpp"
 #include "snapcell/error.hpp"
+#include "snapcell/linux/scratch_tmpfs.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/linux/tree.hpp"
 
@@ -42,43 +43,12 @@ inline std::string find_adversaries_dir() {
   return "";
 }
 
-// A mkdtemp directory under /tmp with a private tmpfs of `size` on it. On
-// destruction, everything mounted at or below it is unmounted, newest first
-// (lazily only if busy), and the directory removed: the tmpfs takes its
-// content along. Nothing outside it is touched.
-class VerifyScratch {
+// verify's scratch: /tmp/snapcell-verify-XXXXXX with a private tmpfs of
+// `size`; whatever verify mounts goes below it, and with it at the end.
+class VerifyScratch : public linux_sys::ScratchTmpfs {
  public:
-  explicit VerifyScratch(const char* size) {
-    std::string pattern = "/tmp/snapcell-verify-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw Failure(errno_error("mkdtemp", pattern));
-    path_ = pattern;
-    const std::string options = fmt::format("mode=0755,size={}", size);
-    if (::mount("snapcell-verify", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
-      Error error = errno_error("mount(tmpfs)", path_);
-      ::rmdir(path_.c_str());
-      throw Failure(error);
-    }
-    (void)::mount(nullptr, path_.c_str(), nullptr, MS_PRIVATE, nullptr);
-  }
-  VerifyScratch(const VerifyScratch&) = delete;
-  VerifyScratch& operator=(const VerifyScratch&) = delete;
-  ~VerifyScratch() {
-    for (int round = 0; round < 8; ++round) {
-      auto mounts = linux_sys::read_mountinfo();
-      if (!mounts) break;
-      std::vector<std::string> ours;
-      for (const auto& entry : *mounts)
-        if (entry.mount_point == path_ || entry.mount_point.rfind(path_ + "/", 0) == 0) ours.push_back(entry.mount_point);
-      if (ours.empty()) break;
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it)
-        if (::umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) (void)::umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  explicit VerifyScratch(const char* size)
+      : ScratchTmpfs("/tmp/snapcell-verify", "snapcell-verify", fmt::format("mode=0755,size={}", size)) {}
 };
 
 // The cgroup parents of verify's sessions: snapcell-verify-<pid> in the v2

@@ -207,11 +207,26 @@ inline Status cgroup_freeze(const std::string& leaf, bool frozen) {
   return write_file(leaf + "/cgroup.freeze", frozen ? "1" : "0");
 }
 
-// Moves a process into a v1 leaf. v1 has no CLONE_INTO_CGROUP, so this is
-// done by pid: callers pass only their own unreaped child, held at the spawn
-// handshake, whose PID cannot be reused and which has not forked yet.
-inline Status join_v1(const std::string& leaf, Pid child) {
-  return write_file(leaf + "/cgroup.procs", std::to_string(child));
+// Checks that `pid` is in the v1 `leaf` of the hierarchy mounted at `mount`,
+// as /proc/PID/cgroup shows it (the hierarchy is the one whose mount the
+// leaf is under; its line is found by the leaf's controller, the mount's
+// last component: "pids", "memory").
+inline Status check_v1_member(Pid pid, const std::string& mount, const std::string& leaf) {
+  const std::string who = std::to_string(pid);
+  if (!leaf.starts_with(mount + "/")) return logic_error("check v1 cgroup", leaf, fmt::format("is not below {}", mount));
+  const std::string controller = mount.substr(mount.rfind('/') + 1);
+  auto text = read_file(fmt::format("/proc/{}/cgroup", pid));
+  if (!text) return text.error();
+  auto memberships = linux_text::parse_proc_cgroup(*text);
+  if (!memberships) return memberships.error();
+  const std::string expected = leaf.substr(mount.size());
+  for (const auto& membership : *memberships)
+    for (const auto& name : membership.controllers)
+      if (name == controller) {
+        if (membership.path == expected) return {};
+        return logic_error("check v1 cgroup", who, fmt::format("in {} cgroup '{}', not '{}'", controller, membership.path, expected));
+      }
+  return logic_error("check v1 cgroup", who, fmt::format("no {} hierarchy in /proc/{}/cgroup", controller, pid));
 }
 
 inline bool controller_delegated(const std::string& parent, std::string_view controller) {

@@ -288,6 +288,8 @@ class LinuxSupervisor {
       auto made = make_cgroups(unit, spec.limits);
       if (!made) return made.status();
       cgroup_fd = std::move(*made);
+      for (const std::string* dir : {&unit.pids_v1_dir, &unit.memory_v1_dir})
+        if (*dir != "-") plan.cgroup_v1_tasks.push_back(*dir + "/tasks");
     }
 
     unit.spawned_at_ms = detail::monotonic_ms();
@@ -302,12 +304,16 @@ class LinuxSupervisor {
     unit.leader_is_child = true;
     child_end.reset();
 
-    if (UsesCgroup) {
-      for (const std::string* dir : {&unit.pids_v1_dir, &unit.memory_v1_dir})
-        if (*dir != "-")
-          if (Status joined = join_v1(*dir, cloned->pid); !joined) return abort_spawn(unit, joined.error());
-    }
     if (Status ready = await_ready(parent_end.get(), plan); !ready) return abort_spawn(unit, ready.error());
+    if (UsesCgroup) {
+      // The child joined its v1 leaves itself (child::join_cgroups_v1):
+      // proven here, from /proc, before anything of the build runs.
+      const std::pair<const std::string*, const std::string*> leaves[] = {
+          {&unit.pids_v1_dir, &config_.pids_v1_mount}, {&unit.memory_v1_dir, &config_.memory_v1_mount}};
+      for (const auto& [dir, mount] : leaves)
+        if (*dir != "-")
+          if (Status member = check_v1_member(cloned->pid, *mount, *dir); !member) return abort_spawn(unit, member.error());
+    }
 
     LinuxProcessTable table;
     auto facts = table.inspect(unit.leader);
