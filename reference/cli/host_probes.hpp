@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -176,6 +177,7 @@ class PeakSampler {
  public:
   PeakSampler(Pid ancestor, std::set<Pid> spared, std::string storage)
       : ancestor_(ancestor), spared_(std::move(spared)), storage_(std::move(storage)) {
+    flush_pending_writes();
     used_at_start_ = used_bytes();
     thread_ = std::thread([this] { run(); });
   }
@@ -192,12 +194,17 @@ class PeakSampler {
 
   // Bytes in use on every filesystem mounted at or below `storage_`, each
   // counted once (an overlay shows its upper layer's filesystem: skipped).
+  // A filesystem on a loop device whose image lives below `storage_` (verify's
+  // own btrfs) is skipped too: what it stores is already counted as its
+  // image's blocks on the filesystem holding the image; counting both would
+  // see every byte written twice.
   std::uint64_t used_bytes() const {
     std::uint64_t used = 0;
     std::set<std::pair<unsigned, unsigned>> counted;
     for (const auto& entry : read_mountinfo_settled()) {
-      if (entry.mount_point != storage_ && entry.mount_point.rfind(storage_ + "/", 0) != 0) continue;
+      if (!below_storage(entry.mount_point)) continue;
       if (entry.fs_type == "overlay" || !counted.insert({entry.major, entry.minor}).second) continue;
+      if (below_storage(loop_backing_file(entry.source))) continue;
       struct statvfs vfs {};
       if (::statvfs(entry.mount_point.c_str(), &vfs) != 0) continue;
       used += static_cast<std::uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
@@ -206,6 +213,29 @@ class PeakSampler {
   }
 
  private:
+  bool below_storage(const std::string& path) const {
+    return path == storage_ || path.rfind(storage_ + "/", 0) == 0;
+  }
+
+  // Writes still in the page cache (the base just built in a loop
+  // filesystem reaches its image only at writeback) would otherwise land in
+  // the image while the session runs and count as the session's growth.
+  void flush_pending_writes() const {
+    for (const auto& entry : read_mountinfo_settled()) {
+      if (!below_storage(entry.mount_point)) continue;
+      if (auto fd = linux_sys::open_fd(entry.mount_point, O_RDONLY | O_DIRECTORY)) (void)::syncfs(fd->get());
+    }
+  }
+
+  // The image behind /dev/loopN as the kernel names it, or "" for any other source.
+  static std::string loop_backing_file(const std::string& source) {
+    constexpr std::string_view prefix = "/dev/loop";
+    if (source.rfind(prefix, 0) != 0 || source.find('/', prefix.size()) != std::string::npos) return "";
+    auto text = linux_sys::read_file(fmt::format("/sys/block/{}/loop/backing_file", source.substr(5)));
+    if (!text) return "";
+    return text->substr(0, text->find('\n'));
+  }
+
   void run() {
     while (!stop_) {
       peak_processes_ = std::max(peak_processes_, descendants(ancestor_, spared_).size());

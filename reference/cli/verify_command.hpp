@@ -59,7 +59,7 @@ struct VerifyOptions {
 // (which stop at twice these) show whether a cap holds.
 struct VerifyLimits {
   Limits limits{.max_processes = 64, .max_memory_bytes = 256ull << 20};
-  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the per-session layers' tmpfs
+  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the layers' tmpfs; btrfs: the snapshot's qgroup limit
   std::uint64_t bound_mib = 512;            // how far fills_disk and eats_memory go at most
   std::uint64_t slack_bytes = 16ull << 20;  // page tables, metadata, the sampler's resolution
 };
@@ -126,6 +126,9 @@ class Verifier {
     run_.snapshot_dir = snapshot_dir;
     run_.cgroup_parent = cgroups.v2_parent();
     run_.overlay_layers_bytes = limits_.disk_bytes;
+    // Also on a user's --base: a btrfs without quotas then fails each
+    // snapshot saying so (an error row), and its quotas stay as they are.
+    run_.btrfs_snapshot_bytes = limits_.disk_bytes;
     prepare(dirs_).or_throw();
     base_checksum_ = host::tree_checksum(base_);
   }
@@ -393,7 +396,8 @@ inline int verify_command(const VerifyOptions& options) {
       return print_error(exit_sandbox_failed,
                          "verify: adversary programs not found: set SNAPCELL_ADVERSARIES_DIR to harness/adversaries of a build");
     if (options.backend == "btrfs") {
-      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 256);
+      // Our own filesystem: quotas on, so each snapshot can be capped.
+      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 256, linux_sys::LoopBtrfs::Quotas::enabled);
       base = btrfs->base;
       snapshot_dir = btrfs->snapshots;
     } else {
