@@ -396,8 +396,9 @@ inline int verify_command(const VerifyOptions& options) {
       return print_error(exit_sandbox_failed,
                          "verify: adversary programs not found: set SNAPCELL_ADVERSARIES_DIR to harness/adversaries of a build");
     if (options.backend == "btrfs") {
-      // Our own filesystem: quotas on, so each snapshot can be capped.
-      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 256, linux_sys::LoopBtrfs::Quotas::enabled);
+      // Our own filesystem: quotas on, so each snapshot can be capped; room
+      // (sparse) well past the cap, so that an uncapped fill shows plainly.
+      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 512, linux_sys::LoopBtrfs::Quotas::enabled);
       base = btrfs->base;
       snapshot_dir = btrfs->snapshots;
     } else {
