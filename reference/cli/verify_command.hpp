@@ -161,7 +161,10 @@ class Verifier {
     Report report;
     const auto started = std::chrono::steady_clock::now();
     std::optional<host::PeakSampler> sampler;
-    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path());
+    // A user's btrfs holds the snapshots outside the scratch dir: measured too.
+    std::vector<std::string> also;
+    if (run_.backend == "btrfs") also.push_back(volumes_dir());
+    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path(), also);
     try {
       report = run_session(argv, join_path(dirs_.logs, finding.technique + ".log"));
     } catch (const Failure& failure) {
