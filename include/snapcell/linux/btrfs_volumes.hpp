@@ -169,8 +169,8 @@ class BtrfsVolumes {
     Result<MountSpec> spec = [&]() -> Result<MountSpec> {
       auto snapshot_fd = open_at(dir_fd->get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
       if (!snapshot_fd) return errno_error("openat", shown, snapshot_fd.code());
-      // The cap first: until it is set the build could write without bound,
-      // and a snapshot that cannot be capped is not handed out at all.
+      // The cap before anything else: a snapshot that cannot be capped is
+      // destroyed below rather than handed out to write without bound.
       if (exclusive_bytes_)
         if (Status capped = btrfs::limit_exclusive_bytes(snapshot_fd->get(), *exclusive_bytes_, shown); !capped)
           return capped.error();
