@@ -13,6 +13,8 @@
 #include "snapcell/ownership.hpp"
 
 #include <fcntl.h>
+#include <linux/btrfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,6 +22,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -27,9 +31,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 using snapcell::MountSpec;
 using snapcell::Result;
@@ -136,6 +142,50 @@ std::vector<std::string> loop_devices_backed_by(const std::string& image) {
     if (text.substr(0, text.find('\n')) == image) devices.push_back("/dev/loop" + std::to_string(i));
   }
   return devices;
+}
+
+// Where the kernel shows a btrfs qgroup 0/<subvolume id>:
+// /sys/fs/btrfs/<fsid>/qgroups/0_<id>, present while the qgroup exists.
+std::string qgroup_sysfs_dir(const std::string& on_filesystem, std::uint64_t subvolume_id) {
+  auto fd = snapcell::linux_sys::open_fd(on_filesystem, O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd);
+  btrfs_ioctl_fs_info_args info{};
+  REQUIRE(::ioctl(fd->get(), BTRFS_IOC_FS_INFO, &info) == 0);
+  std::string uuid;
+  for (int i = 0; i < BTRFS_FSID_SIZE; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) uuid += '-';
+    uuid += fmt::format("{:02x}", info.fsid[i]);
+  }
+  return fmt::format("/sys/fs/btrfs/{}/qgroups/0_{}", uuid, subvolume_id);
+}
+
+struct Written {
+  std::uint64_t mib = 0;
+  int error = 0;  // errno of the open or write that failed; 0: all written
+};
+
+// Writes `mib` 1 MiB blocks to a new file, stopping at the first failure.
+Written write_mib(const std::string& path, std::uint64_t mib) {
+  Written written;
+  static const std::string block(1 << 20, 'x');
+  auto fd = snapcell::linux_sys::open_fd(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (!fd) {
+    written.error = fd.code();
+    return written;
+  }
+  for (; written.mib < mib; ++written.mib) {
+    std::size_t done = 0;
+    while (done < block.size()) {
+      const ssize_t n = ::write(fd->get(), block.data() + done, block.size() - done);
+      if (n < 0) {
+        written.error = errno;
+        return written;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  if (::fsync(fd->get()) != 0) written.error = errno;  // delayed allocation may refuse only here
+  return written;
 }
 
 }  // namespace
@@ -383,6 +433,85 @@ TEST_CASE("host volumes: btrfs snapshot on a loop device mounts, takes writes an
   }
   CHECK(loop_devices_backed_by(image).empty());
   CHECK_FALSE(exists(image));
+}
+
+TEST_CASE("host volumes: a btrfs snapshot capped by a qgroup refuses writes past the cap with EDQUOT, the base "
+          "is unchanged and the qgroup goes with the snapshot",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_LOOP_BTRFS();
+  Scratch scratch;
+  LoopBtrfs loop(scratch.path(), 256, LoopBtrfs::Quotas::enabled);
+  fill_base(loop.base);
+  constexpr std::uint64_t cap_mib = 16;
+  BtrfsVolumes volumes(loop.snapshots, cap_mib << 20);
+  REQUIRE(volumes.snapshot(loop.base, kName));
+  const std::string snapshot = loop.snapshots + "/" + kName;
+
+  auto snapshot_fd = snapcell::linux_sys::open_fd(snapshot, O_RDONLY | O_DIRECTORY);
+  REQUIRE(snapshot_fd);
+  auto id = snapcell::linux_sys::btrfs::subvolume_id(snapshot_fd->get(), snapshot);
+  REQUIRE(id);
+  snapshot_fd->reset();
+  const std::string qgroup = qgroup_sysfs_dir(loop.mount_point, *id);
+  REQUIRE(exists(qgroup));
+  CHECK(read_text(qgroup + "/max_exclusive") == std::to_string(cap_mib << 20) + "\n");
+
+  // Under the cap: written. Past it: refused, with EDQUOT (what 6.18 gives,
+  // at the write or at the open of the next file), well before the bound.
+  const Written under = write_mib(snapshot + "/under", 4);
+  CHECK(under.error == 0);
+  CHECK(under.mib == 4);
+  const Written past = write_mib(snapshot + "/past", 64);
+  CHECK(past.error == EDQUOT);
+  CHECK(past.mib <= cap_mib);
+  CHECK(read_text(loop.base + "/etc/hostname") == "base\n");
+  CHECK_FALSE(exists(loop.base + "/under"));
+  CHECK_FALSE(exists(loop.base + "/past"));
+
+  REQUIRE(volumes.remove(kName));
+  CHECK_FALSE(exists(snapshot));
+  auto listed = volumes.list("");
+  REQUIRE(listed);
+  CHECK(listed->empty());
+  // The qgroup outlives SNAP_DESTROY until the cleaner has dropped the
+  // subvolume; the kernel then deletes it itself. A sync commits the
+  // transaction, which wakes the cleaner: no stale qgroup piles up.
+  auto root = snapcell::linux_sys::open_fd(loop.mount_point, O_RDONLY | O_DIRECTORY);
+  REQUIRE(root);
+  REQUIRE(::ioctl(root->get(), BTRFS_IOC_SYNC, nullptr) == 0);
+  for (int i = 0; i < 200 && exists(qgroup); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(exists(qgroup));
+  root->reset();
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("host volumes: a capped btrfs snapshot on a filesystem without quotas fails saying so and leaves no "
+          "snapshot, an uncapped one works as before",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  HOST_REQUIRE_LOOP_BTRFS();
+  Scratch scratch;
+  LoopBtrfs loop(scratch.path());
+  fill_base(loop.base);
+  BtrfsVolumes capped(loop.snapshots, 16ull << 20);
+  auto refused = capped.snapshot(loop.base, kName);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.code() == ENOTCONN);
+  CHECK_THAT(refused.error().message(), Catch::Contains("BTRFS_IOC_QGROUP_LIMIT") &&
+                                            Catch::Contains(kName) &&
+                                            Catch::Contains("quotas are not enabled") &&
+                                            Catch::Contains("btrfs quota enable"));
+  CHECK_FALSE(exists(loop.snapshots + "/" + kName));
+  auto listed = capped.list("");
+  REQUIRE(listed);
+  CHECK(listed->empty());
+
+  BtrfsVolumes uncapped(loop.snapshots);
+  REQUIRE(uncapped.snapshot(loop.base, kName));
+  REQUIRE(uncapped.remove(kName));
+  CHECK_THROWS_AS(BtrfsVolumes(loop.snapshots, 0), snapcell::Failure);
+  REQUIRE(loop.close());
 }
 
 // ---- tree ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 # `snapcell verify` in CI (label verify, and host: root, real kernel):
-#   verify/matrix/<backend>-<supervisor>  the whole catalogue; every cell as checked in
+#   verify/matrix/<backend>-<supervisor>  the whole catalogue; every cell as checked in (overlay
+#                                        with each supervisor, btrfs with the default one)
 #                                        (expected/<backend>-<supervisor>.txt)
 #   verify/json-reads-back               the --json report parsed with nlohmann-json
 #   verify/mutant/<name>                 a CLI built against a copy of include/ with one
@@ -18,6 +19,13 @@ foreach(supervisor IN ITEMS default cgroup pidns session)
   set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
                                           SKIP_REGULAR_EXPRESSION "SKIPPED:")
 endforeach()
+# btrfs on verify's own loop filesystem with quotas on: each snapshot capped by a qgroup limit.
+set(test verify/matrix/btrfs-default)
+add_test(NAME ${test}
+         COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=btrfs -DSUPERVISOR=default
+                 -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/btrfs-default.txt -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
+set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
+                                        SKIP_REGULAR_EXPRESSION "SKIPPED:")
 add_dependencies(snapcell snapcell-adversaries)
 
 add_executable(snapcell-verify-json-test ${SNAPCELL_VERIFY_DIR}/verify_json_test.cpp)
@@ -29,7 +37,8 @@ set_tests_properties(verify/json-reads-back PROPERTIES LABELS "verify;host" RUN_
                      ENVIRONMENT "${SNAPCELL_VERIFY_ENV};SNAPCELL_CLI=$<TARGET_FILE:snapcell>"
                      SKIP_REGULAR_EXPRESSION "SKIPPED:" FAIL_REGULAR_EXPRESSION "${SNAPCELL_NOTHING_RAN}")
 
-# Each mutant names the technique that must catch it and the supervisor to run.
+# Each mutant names the technique that must catch it and the supervisor to run,
+# and may name a backend (`# backend: btrfs`; overlay when absent).
 file(GLOB SNAPCELL_VERIFY_MUTANTS CONFIGURE_DEPENDS ${SNAPCELL_VERIFY_DIR}/mutants/*.mutant.cmake)
 foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   get_filename_component(name ${spec} NAME)
@@ -38,6 +47,11 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   file(STRINGS ${spec} supervisor REGEX "^# supervisor: ")
   string(REPLACE "# technique: " "" technique "${technique}")
   string(REPLACE "# supervisor: " "" supervisor "${supervisor}")
+  file(STRINGS ${spec} backend REGEX "^# backend: ")
+  string(REPLACE "# backend: " "" backend "${backend}")
+  if(NOT backend)
+    set(backend overlay)
+  endif()
   if(NOT technique OR NOT supervisor)
     message(FATAL_ERROR "${spec}: needs lines '# technique: <name>' and '# supervisor: <name>'")
   endif()
@@ -58,6 +72,7 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:${cli}> -DTECHNIQUE=${technique} -DSUPERVISOR=${supervisor}
+                   -DBACKEND=${backend}
                    -P ${SNAPCELL_VERIFY_DIR}/expect-leaked.cmake)
   set_tests_properties(verify/mutant/${name} PROPERTIES LABELS "verify;mutation;host" RUN_SERIAL TRUE
                        ENVIRONMENT "${SNAPCELL_VERIFY_ENV}" SKIP_REGULAR_EXPRESSION "SKIPPED:")

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -169,13 +170,16 @@ class LoopbackListener {
 // Samples, every few milliseconds until stopped, the number of live processes
 // below `ancestor` and the space used on the filesystems mounted at or below
 // `storage` (the verify scratch: the base, the state dir, each session's
-// layers); keeps the peaks. A sampler sees peaks that last longer than its
-// period: the adversaries hold theirs until they are killed. Read the peaks
-// after stop().
+// layers) and on the filesystem holding each of `also` (a user's btrfs, where
+// the snapshots go: measured from before the session, not from when its
+// snapshot is first mounted below `storage`); keeps the peaks. A sampler sees
+// peaks that last longer than its period: the adversaries hold theirs until
+// they are killed. Read the peaks after stop().
 class PeakSampler {
  public:
-  PeakSampler(Pid ancestor, std::set<Pid> spared, std::string storage)
-      : ancestor_(ancestor), spared_(std::move(spared)), storage_(std::move(storage)) {
+  PeakSampler(Pid ancestor, std::set<Pid> spared, std::string storage, std::vector<std::string> also = {})
+      : ancestor_(ancestor), spared_(std::move(spared)), storage_(std::move(storage)), also_(std::move(also)) {
+    flush_pending_writes();
     used_at_start_ = used_bytes();
     thread_ = std::thread([this] { run(); });
   }
@@ -190,22 +194,63 @@ class PeakSampler {
   std::size_t peak_processes() const { return peak_processes_; }
   std::uint64_t peak_storage_growth() const { return peak_used_ > used_at_start_ ? peak_used_ - used_at_start_ : 0; }
 
-  // Bytes in use on every filesystem mounted at or below `storage_`, each
-  // counted once (an overlay shows its upper layer's filesystem: skipped).
+  // Bytes in use on every measured filesystem, each counted once (an overlay
+  // shows its upper layer's filesystem: skipped). A filesystem on a loop
+  // device whose image lives below `storage_` (verify's own btrfs) is skipped
+  // too: what it stores is already counted as its image's blocks on the
+  // filesystem holding the image; counting both would see every byte twice.
   std::uint64_t used_bytes() const {
     std::uint64_t used = 0;
     std::set<std::pair<unsigned, unsigned>> counted;
-    for (const auto& entry : read_mountinfo_settled()) {
-      if (entry.mount_point != storage_ && entry.mount_point.rfind(storage_ + "/", 0) != 0) continue;
+    for (const auto& [entry, path] : measured(read_mountinfo_settled())) {
       if (entry.fs_type == "overlay" || !counted.insert({entry.major, entry.minor}).second) continue;
+      if (below_storage(loop_backing_file(entry.source))) continue;
       struct statvfs vfs {};
-      if (::statvfs(entry.mount_point.c_str(), &vfs) != 0) continue;
+      if (::statvfs(path.c_str(), &vfs) != 0) continue;
       used += static_cast<std::uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
     }
     return used;
   }
 
  private:
+  bool below_storage(const std::string& path) const {
+    return path == storage_ || path.rfind(storage_ + "/", 0) == 0;
+  }
+
+  // Each measured mount, with the path to ask statvfs: the mounts at or
+  // below `storage_`, and for each of `also_` the topmost mount holding it.
+  std::vector<std::pair<linux_text::MountInfoEntry, std::string>> measured(
+      const std::vector<linux_text::MountInfoEntry>& mounts) const {
+    std::vector<std::pair<linux_text::MountInfoEntry, std::string>> chosen;
+    for (const auto& entry : mounts)
+      if (below_storage(entry.mount_point)) chosen.emplace_back(entry, entry.mount_point);
+    for (const auto& path : also_) {
+      const linux_text::MountInfoEntry* holder = nullptr;
+      for (const auto& entry : mounts)
+        if (entry.mount_point == "/" || path == entry.mount_point || path.rfind(entry.mount_point + "/", 0) == 0)
+          holder = &entry;
+      if (holder) chosen.emplace_back(*holder, path);
+    }
+    return chosen;
+  }
+
+  // Writes still in the page cache (the base just built in a loop
+  // filesystem reaches its image only at writeback) would otherwise land in
+  // the image while the session runs and count as the session's growth.
+  void flush_pending_writes() const {
+    for (const auto& [entry, path] : measured(read_mountinfo_settled()))
+      if (auto fd = linux_sys::open_fd(path, O_RDONLY | O_DIRECTORY)) (void)::syncfs(fd->get());
+  }
+
+  // The image behind /dev/loopN as the kernel names it, or "" for any other source.
+  static std::string loop_backing_file(const std::string& source) {
+    constexpr std::string_view prefix = "/dev/loop";
+    if (source.rfind(prefix, 0) != 0 || source.find('/', prefix.size()) != std::string::npos) return "";
+    auto text = linux_sys::read_file(fmt::format("/sys/block/{}/loop/backing_file", source.substr(5)));
+    if (!text) return "";
+    return text->substr(0, text->find('\n'));
+  }
+
   void run() {
     while (!stop_) {
       peak_processes_ = std::max(peak_processes_, descendants(ancestor_, spared_).size());
@@ -221,6 +266,7 @@ class PeakSampler {
   Pid ancestor_;
   std::set<Pid> spared_;
   std::string storage_;
+  std::vector<std::string> also_;
   std::uint64_t used_at_start_ = 0;
   std::size_t peak_processes_ = 0;  // written by the thread, read after stop()
   std::uint64_t peak_used_ = 0;

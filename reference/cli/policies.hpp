@@ -59,7 +59,8 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
     return body(volumes, mounter, supervisor, journal);
   };
   if (options.backend == "btrfs") {
-    linux_sys::BtrfsVolumes volumes(options.snapshot_dir.empty() ? parent_of(options.base) : options.snapshot_dir);
+    linux_sys::BtrfsVolumes volumes(options.snapshot_dir.empty() ? parent_of(options.base) : options.snapshot_dir,
+                                    options.btrfs_snapshot_bytes);
     return with_supervisor(volumes);
   }
   if (options.backend == "copy") {

@@ -3,6 +3,7 @@
 // checked here, before anything is created, and refused with one line.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@ struct RunOptions {
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
   std::uint64_t overlay_layers_bytes = 1ull << 30;  // overlay: what one build may write (its layers' tmpfs)
+  std::optional<std::uint64_t> btrfs_snapshot_bytes;  // btrfs: a qgroup cap per snapshot (needs quotas); none by default
   std::vector<std::string> command;
 };
 

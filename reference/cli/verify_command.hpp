@@ -59,7 +59,7 @@ struct VerifyOptions {
 // (which stop at twice these) show whether a cap holds.
 struct VerifyLimits {
   Limits limits{.max_processes = 64, .max_memory_bytes = 256ull << 20};
-  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the per-session layers' tmpfs
+  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the layers' tmpfs; btrfs: the snapshot's qgroup limit
   std::uint64_t bound_mib = 512;            // how far fills_disk and eats_memory go at most
   std::uint64_t slack_bytes = 16ull << 20;  // page tables, metadata, the sampler's resolution
 };
@@ -126,6 +126,9 @@ class Verifier {
     run_.snapshot_dir = snapshot_dir;
     run_.cgroup_parent = cgroups.v2_parent();
     run_.overlay_layers_bytes = limits_.disk_bytes;
+    // Also on a user's --base: a btrfs without quotas then fails each
+    // snapshot saying so (an error row), and its quotas stay as they are.
+    run_.btrfs_snapshot_bytes = limits_.disk_bytes;
     prepare(dirs_).or_throw();
     base_checksum_ = host::tree_checksum(base_);
   }
@@ -158,7 +161,10 @@ class Verifier {
     Report report;
     const auto started = std::chrono::steady_clock::now();
     std::optional<host::PeakSampler> sampler;
-    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path());
+    // A user's btrfs holds the snapshots outside the scratch dir: measured too.
+    std::vector<std::string> also;
+    if (run_.backend == "btrfs") also.push_back(volumes_dir());
+    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path(), also);
     try {
       report = run_session(argv, join_path(dirs_.logs, finding.technique + ".log"));
     } catch (const Failure& failure) {
@@ -393,7 +399,9 @@ inline int verify_command(const VerifyOptions& options) {
       return print_error(exit_sandbox_failed,
                          "verify: adversary programs not found: set SNAPCELL_ADVERSARIES_DIR to harness/adversaries of a build");
     if (options.backend == "btrfs") {
-      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 256);
+      // Our own filesystem: quotas on, so each snapshot can be capped; room
+      // (sparse) well past the cap, so that an uncapped fill shows plainly.
+      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 512, linux_sys::LoopBtrfs::Quotas::enabled);
       base = btrfs->base;
       snapshot_dir = btrfs->snapshots;
     } else {

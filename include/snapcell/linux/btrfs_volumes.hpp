@@ -14,6 +14,20 @@
 // A mount of a snapshot is identified, as mountinfo shows it, by the
 // filesystem's device (btrfs prints its own device name as the source) and
 // the subvolume's path from the top-level subvolume (the mount's root).
+//
+// A per-snapshot write cap, when asked for, is a btrfs qgroup limit on what
+// the snapshot holds exclusively (max_excl): what a build writes, not what it
+// shares with its origin. Writes past it fail with EDQUOT in the build
+// instead of filling the filesystem every session shares (I7). It needs
+// quotas enabled on the filesystem (`btrfs quota enable <mount>`), which is
+// the owner's choice and costs every write some accounting: we never enable
+// them. The snapshot's qgroup 0/<subvolid> is made by the kernel with the
+// snapshot; after SNAP_DESTROY it stays, shown stale, until the cleaner has
+// dropped the subvolume (the next transaction commit, up to the commit
+// interval), and then the kernel deletes it itself (measured on 6.18: gone
+// within ~24 s idle, at once after a sync). So remove() leaves it to the
+// kernel rather than retrying QGROUP_CREATE(create=0), which fails EBUSY
+// until then.
 
 #include <fcntl.h>
 #include <linux/btrfs.h>
@@ -25,7 +39,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,6 +105,23 @@ inline Status destroy_subvolume(int dir_fd, const std::string& name, const std::
   return {};
 }
 
+// Caps what the subvolume of `fd` may hold exclusively. qgroupid 0 means
+// "the subvolume the fd is in". ENOTCONN is the kernel's word for "quotas
+// are not enabled on this filesystem": say so, and how to change that.
+inline Status limit_exclusive_bytes(int fd, std::uint64_t bytes, const std::string& shown) {
+  btrfs_ioctl_qgroup_limit_args args{};
+  args.qgroupid = 0;
+  args.lim.flags = BTRFS_QGROUP_LIMIT_MAX_EXCL;
+  args.lim.max_excl = bytes;
+  if (::ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args) == 0) return {};
+  const int code = errno;
+  if (code == ENOTCONN)
+    return Error{"ioctl BTRFS_IOC_QGROUP_LIMIT", shown, code,
+                 "quotas are not enabled on this btrfs filesystem, so a snapshot cannot be capped "
+                 "(enable them with `btrfs quota enable <mount point>`)"};
+  return errno_error("ioctl BTRFS_IOC_QGROUP_LIMIT", shown, code);
+}
+
 inline std::string read_origin(int fd) {
   std::string value(4096, '\0');
   ssize_t n = ::fgetxattr(fd, origin_xattr, value.data(), value.size());
@@ -102,13 +135,20 @@ inline std::string read_origin(int fd) {
 class BtrfsVolumes {
  public:
   static constexpr std::string_view kind = "btrfs";  // recorded in the journal: reap must run the same
-  // Throws Failure for a path that is not absolute and normalised; the
-  // directory must exist on btrfs when snapshots are taken.
-  explicit BtrfsVolumes(std::string snapshot_dir) : dir_(std::move(snapshot_dir)) {
+  // Throws Failure for a path that is not absolute and normalised, or a cap
+  // of 0; the directory must exist on btrfs when snapshots are taken.
+  // `exclusive_bytes`: what one snapshot may write (a qgroup limit, which
+  // needs quotas enabled on the filesystem); none by default, so that a
+  // filesystem without quotas works as it always did.
+  explicit BtrfsVolumes(std::string snapshot_dir, std::optional<std::uint64_t> exclusive_bytes = std::nullopt)
+      : dir_(std::move(snapshot_dir)), exclusive_bytes_(exclusive_bytes) {
     validate_absolute_path("btrfs snapshot dir", dir_).or_throw();
+    if (exclusive_bytes_ && *exclusive_bytes_ == 0)
+      throw Failure(logic_error("btrfs snapshot cap", dir_, "must be positive"));
   }
 
   const std::string& snapshot_dir() const { return dir_; }
+  std::optional<std::uint64_t> exclusive_bytes() const { return exclusive_bytes_; }
 
   Result<MountSpec> snapshot(const std::string& origin, const std::string& name) {
     if (Status valid = validate_volume_name(name); !valid) return valid.error();
@@ -129,6 +169,11 @@ class BtrfsVolumes {
     Result<MountSpec> spec = [&]() -> Result<MountSpec> {
       auto snapshot_fd = open_at(dir_fd->get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
       if (!snapshot_fd) return errno_error("openat", shown, snapshot_fd.code());
+      // The cap before anything else: a snapshot that cannot be capped is
+      // destroyed below rather than handed out to write without bound.
+      if (exclusive_bytes_)
+        if (Status capped = btrfs::limit_exclusive_bytes(snapshot_fd->get(), *exclusive_bytes_, shown); !capped)
+          return capped.error();
       if (::fsetxattr(snapshot_fd->get(), btrfs::origin_xattr, origin.data(), origin.size(), 0) != 0)
         return errno_error(fmt::format("fsetxattr {}", btrfs::origin_xattr), shown);
       return mount_spec(name);
@@ -211,6 +256,7 @@ class BtrfsVolumes {
   }
 
   std::string dir_;
+  std::optional<std::uint64_t> exclusive_bytes_;
 };
 
 static_assert(VolumeManager<BtrfsVolumes>);

@@ -5,6 +5,12 @@
 // shell), mounted (private) at <scratch>/loop-btrfs, holding a subvolume
 // "base" (an origin) and a plain directory "snapshots" (for BtrfsVolumes).
 //
+// Quotas (btrfs qgroups) are off unless asked for: they are what a
+// per-snapshot cap (BtrfsVolumes' exclusive_bytes) rests on, and they cost
+// every write some accounting, which a benchmark of plain snapshots must not
+// pay. When asked for, they are enabled on the empty filesystem, before the
+// base exists, so the accounting starts consistent with nothing to rescan.
+//
 // AUTOCLEAR detaches the loop device when its last user goes: once the
 // filesystem is unmounted and our own fd is closed, nothing is left
 // attached, even when this process dies instead of running the destructor.
@@ -61,6 +67,8 @@ inline Status run_program(const std::vector<std::string>& argv) {
 }
 
 struct LoopBtrfs {
+  enum class Quotas { off, enabled };
+
   std::string image;        // <scratch>/loop-btrfs.img
   std::string device;       // /dev/loopN
   std::string mount_point;  // <scratch>/loop-btrfs
@@ -68,7 +76,7 @@ struct LoopBtrfs {
   std::string snapshots;    // <mount_point>/snapshots: a plain directory
 
   // Throws Failure; whatever was made before the failure is undone.
-  explicit LoopBtrfs(const std::string& scratch_dir, unsigned size_mib = 256) {
+  explicit LoopBtrfs(const std::string& scratch_dir, unsigned size_mib = 256, Quotas quotas = Quotas::off) {
     validate_absolute_path("loop scratch dir", scratch_dir).or_throw();
     image = join_path(scratch_dir, "loop-btrfs.img");
     mount_point = join_path(scratch_dir, "loop-btrfs");
@@ -82,6 +90,7 @@ struct LoopBtrfs {
       loop_fd_.reset();  // the mount holds the device now; unmounting detaches it
       auto root = open_directory(mount_point, false);
       if (!root) throw Failure(root.error());
+      if (quotas == Quotas::enabled) enable_quotas(root->get());
       btrfs::create_subvolume(root->get(), "base", base).or_throw();
       check(::mkdirat(root->get(), "snapshots", 0700), "mkdirat", snapshots).or_throw();
     } catch (...) {
@@ -186,6 +195,12 @@ struct LoopBtrfs {
     mounted_ = true;
     check(::mount(nullptr, mount_point.c_str(), nullptr, MS_PRIVATE, nullptr), "mount MS_PRIVATE", mount_point)
         .or_throw();
+  }
+
+  void enable_quotas(int root_fd) {
+    btrfs_ioctl_quota_ctl_args args{};
+    args.cmd = BTRFS_QUOTA_CTL_ENABLE;
+    check(::ioctl(root_fd, BTRFS_IOC_QUOTA_CTL, &args), "ioctl BTRFS_IOC_QUOTA_CTL ENABLE", mount_point).or_throw();
   }
 
   // The kernel clears an AUTOCLEAR device when its last opener goes, which a
