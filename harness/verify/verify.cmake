@@ -67,7 +67,7 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   add_executable(${cli} ${PROJECT_SOURCE_DIR}/reference/main.cpp)
   add_dependencies(${cli} verify-mutant-${name}-sources snapcell-adversaries)
   target_include_directories(${cli} BEFORE PRIVATE ${out} ${PROJECT_SOURCE_DIR}/reference)
-  target_link_libraries(${cli} PRIVATE fmt::fmt CLI11::CLI11 nlohmann_json::nlohmann_json snapcell::archive)
+  target_link_libraries(${cli} PRIVATE fmt::fmt CLI11::CLI11 nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
   target_compile_features(${cli} PRIVATE cxx_std_20)
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}

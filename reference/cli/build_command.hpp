@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "archive/inspect.hpp"
+#include "cli/archive_module.hpp"
 #include "cli/base_store.hpp"
 #include "cli/build_options.hpp"
 #include "cli/build_proof.hpp"
@@ -119,8 +119,9 @@ inline int build_command(const BuildOptions& options) {
   result.sdist_path = fs::absolute(options.sdist, path_error).lexically_normal().string();
   const std::string out_dir = fs::absolute(options.out, path_error).lexically_normal().string();
 
-  auto sdist = archive::inspect_sdist(result.sdist_path);
-  if (!sdist) return print_error(exit_bad_input, sdist.error().message());
+  auto sdist = inspect_sdist(result.sdist_path);
+  // A module that will not load is this installation's fault, not the sdist's.
+  if (!sdist) return print_error(archive_module() ? exit_bad_input : exit_sandbox_failed, sdist.error().message());
   result.sdist = *sdist;
   auto base = resolve_base(options);
   if (!base) return print_error(exit_bad_input, base.error().message());

@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "archive/inspect.hpp"
+#include "cli/archive_module.hpp"
 #include "cli/copy_in.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/fd.hpp"
@@ -51,8 +51,8 @@ inline Result<WheelOut> take_wheel(int out_dir_fd, const std::string& name, cons
   auto stage = directory_in(AT_FDCWD, out_dir + "/" + staging, out_dir + "/" + staging);
   if (!stage) return stage.error();
   const std::string staged = fmt::format("{}/{}/{}", out_dir, staging, name);
-  auto check = archive::inspect_wheel(staged, project);
-  Result<std::string> digest = check ? archive::sha256_file(staged) : Result<std::string>(check.error());
+  auto check = inspect_wheel(staged, project);
+  Result<std::string> digest = check ? sha256_file(staged) : Result<std::string>(check.error());
   if (!check || !digest) {
     (void)::unlink(staged.c_str());
     (void)::rmdir((out_dir + "/" + staging).c_str());
