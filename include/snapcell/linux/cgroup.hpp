@@ -16,6 +16,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <string_view>
@@ -207,26 +208,36 @@ inline Status cgroup_freeze(const std::string& leaf, bool frozen) {
   return write_file(leaf + "/cgroup.freeze", frozen ? "1" : "0");
 }
 
-// Checks that `pid` is in the v1 `leaf` of the hierarchy mounted at `mount`,
-// as /proc/PID/cgroup shows it (the hierarchy is the one whose mount the
-// leaf is under; its line is found by the leaf's controller, the mount's
-// last component: "pids", "memory").
-inline Status check_v1_member(Pid pid, const std::string& mount, const std::string& leaf) {
+// A v1 leaf and the mount of its hierarchy ("/sys/fs/cgroup/pids"): the
+// mount's last component names the controller to find in /proc/PID/cgroup.
+struct V1Leaf {
+  std::string mount;
+  std::string leaf;
+};
+
+// Checks that `pid` is in each of `leaves`, as one read of /proc/PID/cgroup
+// shows it.
+inline Status check_v1_members(Pid pid, const std::vector<V1Leaf>& leaves) {
+  if (leaves.empty()) return {};
   const std::string who = std::to_string(pid);
-  if (!leaf.starts_with(mount + "/")) return logic_error("check v1 cgroup", leaf, fmt::format("is not below {}", mount));
-  const std::string controller = mount.substr(mount.rfind('/') + 1);
   auto text = read_file(fmt::format("/proc/{}/cgroup", pid));
   if (!text) return text.error();
   auto memberships = linux_text::parse_proc_cgroup(*text);
   if (!memberships) return memberships.error();
-  const std::string expected = leaf.substr(mount.size());
-  for (const auto& membership : *memberships)
-    for (const auto& name : membership.controllers)
-      if (name == controller) {
-        if (membership.path == expected) return {};
-        return logic_error("check v1 cgroup", who, fmt::format("in {} cgroup '{}', not '{}'", controller, membership.path, expected));
-      }
-  return logic_error("check v1 cgroup", who, fmt::format("no {} hierarchy in /proc/{}/cgroup", controller, pid));
+  for (const auto& [mount, leaf] : leaves) {
+    if (!leaf.starts_with(mount + "/")) return logic_error("check v1 cgroup", leaf, fmt::format("is not below {}", mount));
+    const std::string controller = mount.substr(mount.rfind('/') + 1);
+    const std::string expected = leaf.substr(mount.size());
+    const auto found = std::find_if(memberships->begin(), memberships->end(), [&](const auto& membership) {
+      return std::find(membership.controllers.begin(), membership.controllers.end(), controller) !=
+             membership.controllers.end();
+    });
+    if (found == memberships->end())
+      return logic_error("check v1 cgroup", who, fmt::format("no {} hierarchy in /proc/{}/cgroup", controller, pid));
+    if (found->path != expected)
+      return logic_error("check v1 cgroup", who, fmt::format("in {} cgroup '{}', not '{}'", controller, found->path, expected));
+  }
+  return {};
 }
 
 inline bool controller_delegated(const std::string& parent, std::string_view controller) {

@@ -284,12 +284,13 @@ class LinuxSupervisor {
     plan.null_fd = null_fd->get();
 
     UniqueFd cgroup_fd;
+    std::vector<V1Leaf> v1_leaves;
     if (UsesCgroup) {
       auto made = make_cgroups(unit, spec.limits);
       if (!made) return made.status();
       cgroup_fd = std::move(*made);
-      for (const std::string* dir : {&unit.pids_v1_dir, &unit.memory_v1_dir})
-        if (*dir != "-") plan.cgroup_v1_tasks.push_back(*dir + "/tasks");
+      v1_leaves = used_v1_leaves(unit);
+      for (const auto& v1 : v1_leaves) plan.cgroup_v1_tasks.push_back(v1.leaf + "/tasks");
     }
 
     unit.spawned_at_ms = detail::monotonic_ms();
@@ -305,15 +306,9 @@ class LinuxSupervisor {
     child_end.reset();
 
     if (Status ready = await_ready(parent_end.get(), plan); !ready) return abort_spawn(unit, ready.error());
-    if (UsesCgroup) {
-      // The child joined its v1 leaves itself (child::join_cgroups_v1):
-      // proven here, from /proc, before anything of the build runs.
-      const std::pair<const std::string*, const std::string*> leaves[] = {
-          {&unit.pids_v1_dir, &config_.pids_v1_mount}, {&unit.memory_v1_dir, &config_.memory_v1_mount}};
-      for (const auto& [dir, mount] : leaves)
-        if (*dir != "-")
-          if (Status member = check_v1_member(cloned->pid, *mount, *dir); !member) return abort_spawn(unit, member.error());
-    }
+    // The child joined its v1 leaves itself (child::join_cgroups_v1):
+    // proven here, from /proc, before anything of the build runs.
+    if (Status member = check_v1_members(cloned->pid, v1_leaves); !member) return abort_spawn(unit, member.error());
 
     LinuxProcessTable table;
     auto facts = table.inspect(unit.leader);
@@ -550,6 +545,14 @@ class LinuxSupervisor {
 
   // Ends a half-made spawn: the child has not run any of the build, so
   // SIGKILL through its own pidfd and a blocking reap are all it needs.
+  // The v1 leaves a unit uses (hybrid hosts), with their hierarchies' mounts.
+  std::vector<V1Leaf> used_v1_leaves(const Unit& unit) const {
+    std::vector<V1Leaf> leaves;
+    if (unit.pids_v1_dir != "-") leaves.push_back({config_.pids_v1_mount, unit.pids_v1_dir});
+    if (unit.memory_v1_dir != "-") leaves.push_back({config_.memory_v1_mount, unit.memory_v1_dir});
+    return leaves;
+  }
+
   Status abort_spawn(Unit& unit, Error error) {
     (void)pidfd_send_signal(unit.leader, SIGKILL);
     siginfo_t info{};
