@@ -85,6 +85,11 @@ void check_members(ByteReader& in, bool single_top) {
     }
   }
 
+  if (const auto whole = tree.finish(); !whole) {
+    FUZZ_CHECK(whole.error().message().find('\n') == std::string::npos, input, "a refusal of two lines: {}",
+               whole.error().message());
+    return;  // the tree as a whole is refused: nothing of it is extracted
+  }
   for (const auto& [path, entry] : tree.members()) {
     check_plain_path(path, input);
     FUZZ_CHECK(entry.kind == MemberKind::regular || entry.kind == MemberKind::directory ||

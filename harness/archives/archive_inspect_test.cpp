@@ -99,6 +99,7 @@ TEST_CASE("archive corpus: every good sdist is accepted with its facts", "[archi
            Expected{"good-tar-gz", "demo_pure", "1.0", snapcell::ArchiveFormat::tar_gz, 7},
            Expected{"good-zip", "demo_zip", "2.0", snapcell::ArchiveFormat::zip, 5},
            Expected{"good-tar-links", "demo_links", "3.0.1", snapcell::ArchiveFormat::tar, 9},
+           Expected{"good-tar-links-up", "demo_uplinks", "1.2", snapcell::ArchiveFormat::tar_gz, 10},
        }) {
     INFO(expected.slug);
     const auto& sample = sample_named(samples, expected.slug);
@@ -117,7 +118,7 @@ TEST_CASE("archive corpus: every good sdist is accepted with its facts", "[archi
   }
   std::size_t good = 0;
   for (const auto& sample : samples) good += sample.valid ? 1 : 0;
-  CHECK(good == 3);
+  CHECK(good == 4);
 }
 
 TEST_CASE("inspect_sdist: the caps come from SdistLimits", "[archive]") {

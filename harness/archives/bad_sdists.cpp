@@ -119,6 +119,15 @@ std::vector<SdistSample> write_sdist_samples(const fs::path& outdir) {
                       {file("demo_links-3.0.1/README.md", "# demo\n"),
                        special(Type::symlink, "demo_links-3.0.1/README", "README.md"),
                        special(Type::hardlink, "demo_links-3.0.1/COPYING", "demo_links-3.0.1/README.md")}));
+  corpus.archive(good("good-tar-links-up", "demo_uplinks-1.2.tar.gz",
+                      "links with '..' that stay inside, as real projects ship them: a test fixture pointing at a "
+                      "sibling directory, and a chain of two links"),
+                 WriteFormat::pax_tar_gz,
+                 plus(project("demo_uplinks-1.2", "demo_uplinks", true),
+                      {file("demo_uplinks-1.2/tests/certs/expired/ca", "not a real certificate\n"),
+                       special(Type::symlink, "demo_uplinks-1.2/tests/certs/valid/ca", "../expired/ca"),
+                       special(Type::symlink, "demo_uplinks-1.2/docs/changes", "../tests/certs/valid/ca"),
+                       special(Type::symlink, "demo_uplinks-1.2/demo_uplinks/top", "..")}));
 
   // ---- bad member paths -------------------------------------------------------------------
   corpus.archive(bad("bad-dotdot-member", name, "path has a '..' component", "a member ../../evil.py"),
@@ -154,14 +163,43 @@ std::vector<SdistSample> write_sdist_samples(const fs::path& outdir) {
                  WriteFormat::pax_tar_gz, plus(honest(), {file(top + "/setup.py", "import os\n")}));
 
   // ---- bad member types -------------------------------------------------------------------
-  corpus.archive(bad("bad-symlink-out", name, "'..' in a link target is refused", "a symlink to ../../../etc/passwd"),
+  corpus.archive(bad("bad-symlink-out", name, "which leaves the top directory", "a symlink to ../../../etc/passwd"),
                  WriteFormat::pax_tar_gz, plus(honest(), {special(Type::symlink, top + "/passwd", "../../../etc/passwd")}));
   corpus.archive(bad("bad-symlink-absolute", name, "symlink to an absolute path", "a symlink to /etc/shadow"),
                  WriteFormat::pax_tar_gz, plus(honest(), {special(Type::symlink, top + "/shadow", "/etc/shadow")}));
-  corpus.archive(bad("bad-symlink-chain", name, "'..' in a link target is refused",
+  corpus.archive(bad("bad-symlink-chain", name, "which leaves the top directory",
                      "links a -> demo_bad and b -> a/../.. ('..' after a link resolves physically)"),
                  WriteFormat::pax_tar_gz,
                  plus(honest(), {special(Type::symlink, top + "/a", "demo_bad"), special(Type::symlink, top + "/b", "a/../..")}));
+  // Escapes through chains of links that each look harmless alone.
+  corpus.archive(bad("bad-chain-self-up", name, "which leaves the top directory",
+                     "d/self -> ../d, then b -> d/self/../.. (two '..' from a link that names its own directory)"),
+                 WriteFormat::pax_tar_gz,
+                 plus(honest(), {file(top + "/d/f"), special(Type::symlink, top + "/d/self", "../d"),
+                                 special(Type::symlink, top + "/b", "d/self/../..")}));
+  corpus.archive(bad("bad-chain-last-link-leaves", name, "which leaves the top directory",
+                     "a -> b/c, b/c -> ../../etc: the first link is plain, the one it goes through leaves"),
+                 WriteFormat::pax_tar_gz,
+                 plus(honest(), {special(Type::symlink, top + "/a", "b/c"), directory(top + "/b/"),
+                                 special(Type::symlink, top + "/b/c", "../../etc")}));
+  corpus.archive(bad("bad-chain-out-and-back", name, "which leaves the top directory",
+                     "l -> ../demo_bad-1.0/setup.py: out of the top directory and back in by its name"),
+                 WriteFormat::pax_tar_gz, plus(honest(), {special(Type::symlink, top + "/l", "../demo_bad-1.0/setup.py")}));
+  corpus.archive(bad("bad-chain-through-missing", name, "out of a directory the archive does not have",
+                     "l -> nothere/../../../etc: '..' out of a name the archive lacks"),
+                 WriteFormat::pax_tar_gz, plus(honest(), {special(Type::symlink, top + "/l", "nothere/../../../etc")}));
+  corpus.archive(bad("bad-chain-loop", name, "loops",
+                     "x -> y/z, y/z -> ../x: a cycle an extractor following links would never leave"),
+                 WriteFormat::pax_tar_gz,
+                 plus(honest(), {special(Type::symlink, top + "/x", "y/z"), directory(top + "/y/"),
+                                 special(Type::symlink, top + "/y/z", "../x")}));
+  corpus.archive(bad("bad-write-through-link", name, "is below the symlink",
+                     "up -> .. then a member up/evil.py, which an extractor writes next to the top directory"),
+                 WriteFormat::pax_tar_gz,
+                 plus(honest(), {special(Type::symlink, top + "/up", ".."), file(top + "/up/evil.py", "import os\n")}));
+  corpus.archive(bad("bad-chain-through-file", name, "goes through the file",
+                     "l -> setup.py/../../etc: a regular file used as a directory on the way out"),
+                 WriteFormat::pax_tar_gz, plus(honest(), {special(Type::symlink, top + "/l", "setup.py/../../etc")}));
   corpus.archive(bad("bad-symlink-top", name, "is the top directory but a symlink", "the top directory is itself a symlink (to tmp)"),
                  WriteFormat::pax_tar_gz, {special(Type::symlink, top, "tmp"), file(top + "/setup.py")});
   corpus.archive(bad("bad-hardlink-out", name, "which is not an earlier member", "a hardlink to etc/passwd"),

@@ -4,18 +4,26 @@
 // its type and, for links, where it points; all members under one top
 // directory NAME-VERSION/; and the archive's own filename.
 //
-// The rules are strict on purpose: anything that needs resolving is refused
-// rather than resolved, so what was checked is what an extractor will do.
+// The rules are strict on purpose: what was checked is what an extractor
+// will do, and anything the archive's own tree cannot resolve is refused.
 //  - A member path is relative, made of plain components (no "", ".", ".."),
 //    at most one trailing '/' (directories), no backslash (a Windows
 //    separator to some readers), printable valid UTF-8 (no C0/C1 controls,
 //    no NUL), at most max_member_path_bytes long, each component at most
 //    NAME_MAX.
-//  - Regular files and directories are allowed. A symlink is allowed only
-//    with a relative target of plain components: it then resolves strictly
-//    below its own directory. A ".." in a target is refused even where it
-//    would stay inside lexically, because ".." after a symlink resolves
-//    physically: with a -> . and b -> a/.., b is the parent of a's directory.
+//  - Regular files and directories are allowed. A symlink's target is
+//    relative, of plain components and "..": once every member is in,
+//    finish() resolves it physically through the archive's own tree (links
+//    followed in every component, as the kernel does after extraction, ".."
+//    taken from wherever the links led) and accepts it only when it never
+//    leaves the top directory, never goes ".." out of a directory the
+//    archive does not have (the kernel would resolve that, not the archive),
+//    never passes through a file and does not loop. A link that ends on a
+//    name the archive lacks, below the top directory, is accepted: the
+//    build itself could make such a link. Real sdists hold links such as
+//    tests/certs/valid/ca -> ../expired/ca, which pip's extraction accepts.
+//  - No member sits below a symlink member: an extractor would write it
+//    through the link, wherever that leads.
 //  - A hardlink must name an earlier member that is a regular file (or a
 //    hardlink to one). Device nodes, fifos and sockets are refused.
 //  - No two members share a path (a later one would replace the earlier).
@@ -30,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -181,26 +190,40 @@ inline Result<std::string> normalized_member_path(std::string_view path, MemberK
   return std::string(core);
 }
 
-// Where a symlink at member path `link` (normalized) with `target` points,
-// relative to the archive's root, or why it is refused.
-inline Result<std::string> resolved_symlink_target(std::string_view link, std::string_view target) {
+// The problem with a symlink's target text, or nothing: relative, made of
+// plain components and "..". Where it leads is MemberTree::finish()'s to
+// decide, against the whole tree.
+inline Status check_symlink_target(std::string_view link, std::string_view target) {
   if (!target.empty() && target.front() == '/')
     return archive_detail::member_error(link, fmt::format("is a symlink to an absolute path '{}' (outside the tree)",
                                                           archive_detail::shown(target)));
-  if (auto problem = archive_detail::relative_path_problem(target, "symlink target")) {
-    if (problem->ends_with("has a '..' component"))
-      return archive_detail::member_error(
-          link, fmt::format("is a symlink to '{}': '..' in a link target is refused (it may point outside the tree)",
-                            archive_detail::shown(target)));
-    return archive_detail::member_error(link, *problem);
+  if (auto problem = archive_detail::relative_path_problem(target, "symlink target"))
+    if (!problem->ends_with("has a '..' component")) return archive_detail::member_error(link, *problem);
+  // relative_path_problem stops at the first "..": the components after it
+  // must be plain too.
+  std::size_t start = 0;
+  while (start <= target.size()) {
+    std::size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    const std::string_view component = target.substr(start, end - start);
+    if (component != "..") {
+      if (component.empty()) return archive_detail::member_error(link, "symlink target has an empty component ('//')");
+      if (component == ".") return archive_detail::member_error(link, "symlink target has a '.' component");
+      if (component.size() > max_member_component_bytes)
+        return archive_detail::member_error(
+            link, fmt::format("symlink target has a component of {} bytes, longer than {}", component.size(),
+                              max_member_component_bytes));
+    }
+    start = end + 1;
   }
-  const std::string_view directory = archive_detail::directory_of(link);
-  return directory.empty() ? std::string(target) : fmt::format("{}/{}", directory, target);
+  return {};
 }
 
 // The members of one archive, checked one at a time in archive order (a
-// hardlink may only name an earlier member). add() refuses a member with an
-// Error naming it and the problem; a refused member leaves the tree as it
+// hardlink may only name an earlier member), then as a whole: the tree is
+// accepted only when finish() says so, because a later member can change
+// where an earlier link leads. add() and finish() refuse with an Error
+// naming the member and the problem; a refused member leaves the tree as it
 // was. No I/O.
 class MemberTree {
  public:
@@ -235,8 +258,7 @@ class MemberTree {
 
     std::string target;
     if (member.kind == MemberKind::symlink) {
-      auto resolved = resolved_symlink_target(path, member.link_target);
-      if (!resolved) return resolved.error();
+      if (Status checked = check_symlink_target(path, member.link_target); !checked) return checked;
       target = member.link_target;
     } else if (member.kind == MemberKind::hardlink) {
       auto linked = normalized_member_path(member.link_target, MemberKind::regular);
@@ -260,6 +282,21 @@ class MemberTree {
     return {};
   }
 
+  // The checks that need the whole tree: no member below a symlink, and
+  // every symlink resolved physically (see the top of this file). Call it
+  // once the last member is in; until it returns ok nothing is accepted.
+  Status finish() const {
+    for (const auto& [path, entry] : members_)
+      if (auto link = symlink_above(path))
+        return archive_detail::member_error(
+            path, fmt::format("is below the symlink '{}' (an extractor would write it through the link)",
+                              archive_detail::shown(*link)));
+    for (const auto& [path, entry] : members_)
+      if (entry.kind == MemberKind::symlink)
+        if (Status inside = check_link_stays_inside(path, entry.link_target); !inside) return inside;
+    return {};
+  }
+
   // The top directory (empty until a member was accepted, and always when
   // members may be anywhere).
   const std::string& top() const { return top_; }
@@ -274,6 +311,93 @@ class MemberTree {
 
  private:
   MemberTree(std::string top, bool single_top) : top_(std::move(top)), single_top_(single_top) {}
+
+  enum class Node { absent, directory, file, symlink };
+
+  // What the extracted tree has at `path`: a member, or a directory implied
+  // by members below it (archives need not list their directories).
+  Node node_at(const std::string& path) const {
+    if (const auto found = members_.find(path); found != members_.end()) {
+      switch (found->second.kind) {
+        case MemberKind::directory: return Node::directory;
+        case MemberKind::symlink: return Node::symlink;
+        default: return Node::file;
+      }
+    }
+    const std::string below = path + "/";
+    const auto next = members_.lower_bound(below);
+    return next != members_.end() && next->first.starts_with(below) ? Node::directory : Node::absent;
+  }
+
+  std::optional<std::string> symlink_above(const std::string& path) const {
+    for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      const auto found = members_.find(path.substr(0, slash));
+      if (found != members_.end() && found->second.kind == MemberKind::symlink) return found->first;
+    }
+    return std::nullopt;
+  }
+
+  // Follows `target` from the link's directory through the tree, links in
+  // every component; `at` is the directory resolution stands in, and never
+  // rises above the top directory (or, for a wheel, the archive's root).
+  Status check_link_stays_inside(const std::string& link, const std::string& target) const {
+    constexpr int max_link_hops = 40;  // the kernel's own limit (ELOOP)
+    auto refuse = [&](std::string why) {
+      return Status{archive_detail::member_error(
+          link, fmt::format("is a symlink to '{}', which {}", archive_detail::shown(target), why))};
+    };
+    std::vector<std::string> at;
+    for (std::string_view rest = archive_detail::directory_of(link); !rest.empty();) {
+      const auto slash = rest.find('/');
+      at.emplace_back(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    }
+    const std::size_t lowest = single_top_ ? 1 : 0;
+    std::vector<std::string> pending;  // components still to walk, the next one last
+    auto push_components = [&](std::string_view text) {
+      std::vector<std::string> parts;
+      std::size_t start = 0;
+      while (start <= text.size()) {
+        std::size_t end = text.find('/', start);
+        if (end == std::string_view::npos) end = text.size();
+        parts.emplace_back(text.substr(start, end - start));
+        start = end + 1;
+      }
+      pending.insert(pending.end(), parts.rbegin(), parts.rend());
+    };
+    push_components(target);
+    bool beyond_tree = false;  // below a name the archive does not have
+    int hops = 0;
+    while (!pending.empty()) {
+      std::string part = std::move(pending.back());
+      pending.pop_back();
+      if (part == "..") {
+        if (beyond_tree) return refuse("goes '..' out of a directory the archive does not have");
+        if (at.size() <= lowest)
+          return refuse(single_top_ ? fmt::format("leaves the top directory '{}/'", archive_detail::shown(top_))
+                                    : std::string("leaves the archive's tree"));
+        at.pop_back();
+        continue;
+      }
+      at.push_back(std::move(part));
+      if (beyond_tree) continue;
+      std::string here;
+      for (const auto& component : at) here += (here.empty() ? "" : "/") + component;
+      switch (node_at(here)) {
+        case Node::absent: beyond_tree = true; break;
+        case Node::directory: break;
+        case Node::file:
+          if (!pending.empty()) return refuse(fmt::format("goes through the file '{}'", archive_detail::shown(here)));
+          break;
+        case Node::symlink:
+          if (++hops > max_link_hops) return refuse(fmt::format("loops (more than {} links)", max_link_hops));
+          at.pop_back();  // a link's target is taken from the link's own directory
+          push_components(members_.at(here).link_target);
+          break;
+      }
+    }
+    return {};
+  }
 
   std::string top_;
   bool single_top_;

@@ -228,6 +228,7 @@ Result<ScanTotals> scan_members(const std::filesystem::path& path, const std::st
     accepted(normalized_member_path(member.path, member.kind).value());
   }
   if (scan.totals.member_count == 0) return scan.fail("contains no members");
+  if (Status whole = tree.finish(); !whole) return scan.with_archive(whole.error());
   return scan.totals;
 }
 
