@@ -62,6 +62,9 @@ void add_build(CLI::App& app, BuildOptions& options) {
       ->capture_default_str();
   build->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
   build->add_option("--out", options.out, "Where wheels and the build log go")->capture_default_str();
+  build->add_option("--wheelhouse", options.wheelhouse,
+                    "A directory of wheels (absolute path): build requirements the base lacks are installed from it, "
+                    "offline, into the throwaway snapshot");
   build->add_option("--max-processes", options.max_processes, "Process cap of the build")->capture_default_str();
   build->add_option("--memory", options.memory_mib, "Memory cap of the build, MiB (cgroup supervisors)")
       ->capture_default_str();
@@ -84,6 +87,9 @@ void add_base(CLI::App& app, BaseOptions& options) {
   create->add_option("--suite", options.create.suite, "The Debian suite")->capture_default_str();
   create->add_option("--from", options.create.from, "Import this directory instead of running debootstrap");
   create->add_option("--mirror", options.create.mirror, "Debian mirror (default: the one apt is configured with)");
+  create->add_option("--include", options.create.include,
+                     "More Debian packages, comma-separated (build backends: flit, python3-hatchling, ...)")
+      ->delimiter(',');
   create->add_flag("--json", options.json, "Print the new base as JSON");
   auto* list = base->add_subcommand("list", "List the bases, with how long each took to create");
   list->fallthrough();

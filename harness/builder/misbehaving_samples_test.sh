@@ -25,7 +25,7 @@ expect() {  # sample, exit code, outcome, timed_out
   check "$sample: cleanup" "$(cleanup_line "$scratch/$sample.json")" "$clean_line"
   check "$sample: remains" "$(json_field "$scratch/$sample.json" '.remains | length')" 0
 }
-expect snapbad_daemon 0 built false
+expect snapbad_daemon 1 build_failed false  # at once, not at the deadline: it only waited on its leftover
 expect snapbad_term 1 build_failed true
 expect snapbad_net 1 build_failed false
 expect snapbad_write 0 built false
@@ -33,6 +33,9 @@ expect snapbad_slow 1 build_failed true
 expect snapbad_forkbomb 1 build_failed true
 
 log_of() { json_field "$scratch/$1.json" .log; }
+check "snapbad_daemon: the reason names what it left" \
+  "$(json_field "$scratch/snapbad_daemon.json" .reason | sed -E 's/^left [0-9]+ process\(es\) behind after the backend returned$/left N behind/')" \
+  "left N behind"
 check "snapbad_daemon: its daemon was left behind by the build" "$(grep -c 'left a daemon behind' "$(log_of snapbad_daemon)")" 2
 check "snapbad_net: loopback inside refused, the outside unreachable" \
   "$(grep -c 'unreachable' "$(log_of snapbad_net)")" 3

@@ -51,6 +51,12 @@ expect_refused "newline in the base" "control character" run --state-dir "$state
 se" -- /bin/true
 expect_refused "unknown option" "--frobnicate" run "${base[@]}" --frobnicate -- /bin/true
 expect_refused "no subcommand" "subcommand" --state-dir "$state"
+expect_refused "relative wheelhouse" "is not absolute" build "$scratch/file" --state-dir "$state" \
+  --base "$scratch/base" --wheelhouse wheels
+expect_refused "a package name debootstrap would not take" "is not a Debian package name" \
+  base create trixie-py --bases-dir "$state" --include 'flit,$(reboot)'
+expect_refused "packages added to an imported base" "an imported base" \
+  base create imported --bases-dir "$state" --from "$scratch/base" --include flit
 
 echo "$((cases - failures)) passed, $failures failed"
 exit $((failures > 0))

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/base_create.hpp"
+#include "cli/base_packages.hpp"
 #include "cli/base_store.hpp"
 #include "cli/build_options.hpp"
 #include "cli/exit_codes.hpp"
@@ -31,6 +32,11 @@ inline Status validate(const BaseOptions& options) {
       return logic_error("--suite", create.suite, "is not a Debian suite name");
   if (!create.from.empty())
     if (Status from = validate_absolute_path("--from", create.from); !from) return from;
+  for (const auto& package : create.include)
+    if (!is_debian_package_name(package))
+      return logic_error("--include", package, "is not a Debian package name (a-z, 0-9, '+', '-', '.')");
+  if (!create.include.empty() && !create.from.empty())
+    return logic_error("--include", "", "adds packages to a debootstrap; an imported base (--from) has what it has");
   if (!create.mirror.empty() && create.mirror.rfind("http://", 0) != 0 && create.mirror.rfind("https://", 0) != 0 &&
       create.mirror.rfind("file:/", 0) != 0)
     return logic_error("--mirror", create.mirror, "must be an http(s):// or file:/ URL");
@@ -58,13 +64,27 @@ inline int base_list_command(const BaseOptions& options) {
   if (!bases) return print_error(exit_sandbox_failed, bases.error().message());
   if (options.json) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& base : *bases) list.push_back(to_json(base));
+    for (const auto& base : *bases) {
+      auto entry = to_json(base);
+      entry["packages"] = installed_versions(base.root, reported_packages());
+      list.push_back(entry);
+    }
     std::puts(list.dump(2).c_str());
     return exit_ok;
   }
-  for (const auto& base : *bases)
-    fmt::print("{:<24} {:<8} {:>8.1f} s  {}  {}\n", base.name, base.backend, base.creation_seconds, base.created_at,
-               base.source);
+  for (const auto& base : *bases) {
+    const auto versions = installed_versions(base.root, reported_packages());
+    auto version_of = [&](const std::string& package) {
+      const auto found = versions.find(package);
+      return found == versions.end() ? std::string("-") : found->second;
+    };
+    std::string extra;
+    for (const auto& package : base.extra_packages) extra += (extra.empty() ? "" : ",") + package;
+    fmt::print("{:<24} {:<8} {:<10} python3 {:<12} setuptools {:<12} {:>8.1f} s  {}  {}{}\n", base.name,
+               base.backend, base.suite.empty() ? "-" : base.suite, version_of("python3"),
+               version_of("python3-setuptools"), base.creation_seconds, base.created_at, base.source,
+               extra.empty() ? "" : "  +" + extra);
+  }
   return exit_ok;
 }
 

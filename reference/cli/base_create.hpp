@@ -45,6 +45,7 @@ struct BaseCreateOptions {
   std::string suite = "bookworm";
   std::string from;    // import this directory instead of running debootstrap
   std::string mirror;  // default: the machine's configured Debian mirror
+  std::vector<std::string> include;  // more Debian packages (build backends, say)
 };
 
 // The first Debian archive apt is configured with (deb822 or one-line
@@ -155,6 +156,7 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
     const std::string mirror = options.mirror.empty() ? configured_mirror() : options.mirror;
     std::string include;
     for (const auto& package : builder_packages()) include += (include.empty() ? "" : ",") + package;
+    for (const auto& package : options.include) include += "," + package;
     argv = {"debootstrap", "--variant=minbase", "--include=" + include, options.suite, root, mirror};
     source = fmt::format("debootstrap {} {}", options.suite, mirror);
     progress.note(fmt::format("debootstrap {} from {} (minbase + {}); log: {}/create.log", options.suite, mirror, include,
@@ -186,6 +188,8 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
   info.created_at = utc_now();
   info.creation_seconds = progress.elapsed_seconds();
   info.root = join_path(store.path_of(options.name), "root");
+  if (options.from.empty()) info.suite = options.suite;
+  info.extra_packages = options.include;
   log.close();
   if (Status written = linux_sys::write_file(join_path(partial, "base.json"), to_json(info).dump(2) + "\n",
                                              O_WRONLY | O_CREAT | O_EXCL);

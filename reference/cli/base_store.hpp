@@ -40,6 +40,8 @@ struct BaseInfo {
   std::string created_at;
   double creation_seconds = 0;
   std::string root;     // the tree builds snapshot
+  std::string suite;    // the Debian suite debootstrap made it from; empty for an import
+  std::vector<std::string> extra_packages;  // --include, beyond what every builder base has
 };
 
 // Lower case letters, digits, '.', '_', '-'; a letter or digit first; at most
@@ -58,7 +60,8 @@ inline Status validate_base_name(std::string_view name) {
 inline nlohmann::json to_json(const BaseInfo& info) {
   return {{"name", info.name},         {"backend", info.backend},
           {"source", info.source},     {"created_at", info.created_at},
-          {"creation_seconds", info.creation_seconds}, {"root", info.root}};
+          {"creation_seconds", info.creation_seconds}, {"root", info.root},
+          {"suite", info.suite},       {"extra_packages", info.extra_packages}};
 }
 
 class BaseStore {
@@ -84,6 +87,8 @@ class BaseStore {
       info.created_at = json.at("created_at").get<std::string>();
       info.creation_seconds = json.at("creation_seconds").get<double>();
       info.root = join_path(path_of(name), "root");
+      info.suite = json.value("suite", std::string());  // bases made before these fields have neither
+      info.extra_packages = json.value("extra_packages", std::vector<std::string>());
       return info;
     } catch (const nlohmann::json::exception& error) {
       return logic_error("read base", meta, error.what());

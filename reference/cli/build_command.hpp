@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "cli/archive_module.hpp"
 #include "cli/base_store.hpp"
 #include "cli/build_options.hpp"
+#include "cli/build_driver.hpp"
 #include "cli/build_proof.hpp"
 #include "cli/build_report.hpp"
 #include "cli/build_uid.hpp"
@@ -33,15 +35,39 @@
 
 namespace snapcell::cli {
 
-// Runs inside the snapshot as the build's uid, in /build: "$1" is the sdist's
-// file name, "$2" its top directory (both checked by inspect_sdist: no shell
-// metacharacters, no '/'). No index, no build isolation: nothing is fetched.
-inline constexpr const char* build_script = R"(set -eu
-mkdir src
-python3 -c 'import shutil, sys; shutil.unpack_archive(sys.argv[1], "src")' "$1"
-cd "src/$2"
-exec python3 -m pip wheel -v --no-deps --no-build-isolation --no-index --no-cache-dir --disable-pip-version-check -w /build/out .
-)";
+// Where --wheelhouse's wheels are, inside the sandbox.
+inline constexpr const char* wheelhouse_dir_name = "wheelhouse";
+inline constexpr const char* wheelhouse_in_sandbox = "/wheelhouse";
+inline constexpr std::size_t max_wheelhouse_wheels = 256;
+
+// The wheels of --wheelhouse DIR (its *.whl regular files), checked before
+// anything is created; none when no wheelhouse was given.
+inline Result<std::vector<std::string>> wheelhouse_files(const std::string& dir) {
+  std::vector<std::string> wheels;
+  if (dir.empty()) return wheels;
+  auto fd = linux_sys::open_fd(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) {
+    Error error = fd.error();
+    error.operation = "--wheelhouse";
+    if (error.code == ENOTDIR) error.detail = "is not a directory";
+    return error;
+  }
+  auto names = linux_sys::list_names_at(fd->get(), dir);
+  if (!names) return names.error();
+  for (const auto& name : *names) {
+    if (!name.ends_with(".whl") || name.front() == '.') continue;
+    if (Status valid = linux_sys::validate_entry_name("--wheelhouse wheel", name); !valid) return valid.error();
+    struct stat st {};
+    if (::fstatat(fd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error("--wheelhouse", dir + "/" + name);
+    if (!S_ISREG(st.st_mode)) return logic_error("--wheelhouse", dir + "/" + name, "is not a regular file");
+    wheels.push_back(dir + "/" + name);
+  }
+  if (wheels.empty()) return logic_error("--wheelhouse", dir, "holds no .whl file");
+  if (wheels.size() > max_wheelhouse_wheels)
+    return logic_error("--wheelhouse", dir, fmt::format("holds {} wheels, more than {}", wheels.size(), max_wheelhouse_wheels));
+  std::sort(wheels.begin(), wheels.end());
+  return wheels;
+}
 
 struct ResolvedBase {
   std::string name;  // empty for a directory given as such
@@ -87,14 +113,28 @@ inline RunOptions policy_options(const BuildOptions& options, const std::string&
   return run;
 }
 
-// /build (owned by the build's uid) with the sdist in it, before the spawn.
+// /build (owned by the build's uid) with the sdist in it, and the
+// wheelhouse's wheels in /wheelhouse (root's: the build reads them), before
+// the spawn.
 inline Status stage_sdist(const std::string& mount_point, const std::string& sdist, const std::string& file_name,
-                          std::uint32_t uid) {
+                          std::uint32_t uid, const std::vector<std::string>& wheelhouse) {
   auto root = linux_sys::open_fd(mount_point, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!root) return root.error();
   auto build = directory_in(root->get(), "build", mount_point + "/build", uid, uid);
   if (!build) return build.status();
-  return copy_file_into(build->get(), sdist, file_name, mount_point + "/build/" + file_name, uid, uid);
+  if (Status copied = copy_file_into(build->get(), sdist, file_name, mount_point + "/build/" + file_name, uid, uid);
+      !copied)
+    return copied;
+  if (wheelhouse.empty()) return {};
+  auto house = directory_in(root->get(), wheelhouse_dir_name, mount_point + wheelhouse_in_sandbox, 0, 0);
+  if (!house) return house.status();
+  for (const auto& wheel : wheelhouse) {
+    const std::string name = std::filesystem::path(wheel).filename().string();
+    if (Status copied = copy_file_into(house->get(), wheel, name, mount_point + wheelhouse_in_sandbox + "/" + name);
+        !copied)
+      return copied;
+  }
+  return {};
 }
 
 inline void move_log(const std::string& from, const std::string& to) {
@@ -125,6 +165,8 @@ inline int build_command(const BuildOptions& options) {
   result.sdist = *sdist;
   auto base = resolve_base(options);
   if (!base) return print_error(exit_bad_input, base.error().message());
+  auto wheelhouse = wheelhouse_files(options.wheelhouse);
+  if (!wheelhouse) return print_error(exit_bad_input, wheelhouse.error().message());
   result.base_name = base->name;
   result.base_root = base->root;
   result.base_creation_seconds = base->creation_seconds;
@@ -154,14 +196,17 @@ inline int build_command(const BuildOptions& options) {
     isolation.gid = lease->uid;
     isolation.private_network = true;
     isolation.working_dir = "/build";
-    BuildRequest request{base->root, {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir},
+    BuildRequest request{base->root,
+                         {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir, build_driver,
+                          wheelhouse->empty() ? "" : wheelhouse_in_sandbox,
+                          options.supervisor == "default" || options.supervisor == "pidns" ? "pidns" : ""},
                          state_log, isolation};
     std::uint64_t network_namespace = 0;
     std::vector<std::string> unit_cgroups;
     Report progress;
     if (session.begin(std::move(request)) && session.setup()) {
       Status staged = timed(progress, "stage", [&] {
-        return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid);
+        return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid, *wheelhouse);
       });
       if (!staged) result.errors.push_back(staged.error());
       if (staged && session.start()) {
@@ -171,10 +216,14 @@ inline int build_command(const BuildOptions& options) {
         }
         if (session.wait() && session.stop()) {
           auto collected = timed(progress, "collect", [&] {
-            return collect_wheels(session.plan().mount_point, result.sdist.project, out_dir, session.name());
+            return collect_wheels(session.plan().mount_point, result.sdist.project, result.sdist.version, out_dir,
+                                  session.name());
           });
           if (collected) result.outputs = *collected;
           else result.errors.push_back(collected.error());
+          auto driver = read_driver_reports(session.plan().mount_point);
+          if (driver) result.driver = *driver;
+          else result.errors.push_back(driver.error());
         }
       }
     }

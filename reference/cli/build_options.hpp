@@ -21,6 +21,7 @@ struct BuildOptions {
   double timeout_seconds = 600;
   double grace_seconds = 2;
   std::string out = "wheelhouse";  // made when the build produced a wheel
+  std::string wheelhouse;          // a directory of wheels for requirements the base lacks; empty: none
   bool json = false;
   std::string state_dir = "/run/snapcell";
   std::string bases_dir = default_bases_dir;
@@ -42,6 +43,8 @@ inline Status validate(const BuildOptions& options) {
       !sandbox)
     return sandbox;
   if (options.out.empty()) return reject("--out", "is empty");
+  if (!options.wheelhouse.empty())
+    if (Status dir = validate_absolute_path("--wheelhouse", options.wheelhouse); !dir) return dir;
   for (unsigned char c : options.out)
     if (c < 0x20 || c == 0x7f) return reject("--out", "contains a control character");
   for (const auto* dir : {&options.state_dir, &options.bases_dir, &options.cgroup_parent})

@@ -11,6 +11,9 @@
 //   "backend", "supervisor", "uid": 3100001234,
 //   "build": {"ran", "timed_out", "exit_code"},
 //   "wheels": [{"file", "sha256", "bytes"}], "refused_outputs": ["name: why"],
+//   "missing_requirements": [{"requirement": "setuptools-scm>=8", "why": "base has none"}],
+//   "left_behind": processes alive when the backend had returned, or null,
+//   "reason": one line: why the build failed ("" when built),
 //   "log": "/path/to/build.log",
 //   "phases_ms": {"validate", "claim", "mkdir", "snapshot", "mount", "prove", "stage", "spawn", "build",
 //                 "kill", "verify", "release", "collect", "unmount", "rmdir", "remove", "teardown"},
@@ -29,6 +32,7 @@
 
 #include "archive/inspect.hpp"
 #include "cli/build_proof.hpp"
+#include "cli/driver_reports.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/json_report.hpp"
 #include "cli/wheel_out.hpp"
@@ -46,6 +50,7 @@ struct BuildResult {
   std::uint32_t uid = 0;
   Report report;
   Collected outputs;
+  DriverReports driver;  // what the build driver said from inside: missing requirements, leftovers
   std::string log;
   CleanupProof cleanup;
   std::vector<Error> errors;  // the builder's own (staging, collecting), besides the session's
@@ -63,6 +68,29 @@ struct BuildResult {
       case exit_ok: return "built";
       case exit_build_failed: return "build_failed";
       default: return "sandbox_failed";
+    }
+  }
+  // One line for a person and a farm's summary: why it did not build.
+  std::string reason() const {
+    switch (exit_code()) {
+      case exit_ok: return "";
+      case exit_build_failed:
+        if (const auto& missing = driver.missing_requirements; !missing.empty()) {
+          std::string text = missing.front().line();
+          if (missing.size() > 1) text += fmt::format(" and {} more", missing.size() - 1);
+          return text;
+        }
+        if (driver.left_behind) return fmt::format("left {} process(es) behind after the backend returned", *driver.left_behind);
+        if (!report.build) return "the build did not run";
+        if (report.build->timed_out) return "killed at its deadline";
+        if (report.build->exit_code != 0) return fmt::format("the build exited with {} (see the log)", report.build->exit_code);
+        if (!outputs.refused.empty()) return fmt::format("wheel refused: {}", outputs.refused.front());
+        return "the build made no wheel";
+      default:
+        if (!report.errors.empty()) return one_line(report.errors.front().message());
+        if (!errors.empty()) return one_line(errors.front().message());
+        if (!report.remains.empty()) return fmt::format("left {} {}", to_string(report.remains.front().kind), report.remains.front().target);
+        return "the cleanup proof does not hold";
     }
   }
   double turnaround_ms() const {
@@ -96,6 +124,12 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
   for (const auto& wheel : result.outputs.wheels)
     json["wheels"].push_back({{"file", wheel.file}, {"sha256", wheel.sha256}, {"bytes", wheel.bytes}});
   json["refused_outputs"] = result.outputs.refused;
+  json["missing_requirements"] = nlohmann::ordered_json::array();
+  for (const auto& missing : result.driver.missing_requirements)
+    json["missing_requirements"].push_back({{"requirement", missing.requirement}, {"why", missing.why}});
+  json["left_behind"] = result.driver.left_behind ? nlohmann::ordered_json(*result.driver.left_behind)
+                                                  : nlohmann::ordered_json();
+  json["reason"] = result.reason();
   json["log"] = result.log;
   json["phases_ms"] = session["phases_ms"];
   json["turnaround_ms"] = result.turnaround_ms();
@@ -124,6 +158,8 @@ inline std::string build_to_text(const BuildResult& result) {
   for (const auto& wheel : result.outputs.wheels)
     text += fmt::format("  wheel    {} sha256 {} ({} bytes)\n", wheel.file, wheel.sha256, wheel.bytes);
   for (const auto& refused : result.outputs.refused) text += fmt::format("  refused  {}\n", refused);
+  for (const auto& missing : result.driver.missing_requirements) text += fmt::format("  missing  {}\n", missing.line());
+  if (const std::string why = result.reason(); !why.empty()) text += fmt::format("  reason   {}\n", why);
   text += fmt::format("  log      {}\n", result.log);
   const CleanupProof& proof = result.cleanup;
   text += fmt::format(

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -44,14 +45,35 @@ inline bool ends_with(const std::string& text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Versions as PEP 440 compares them for the cases sdists and wheels differ
+// in: case, a leading 'v', '-' or '_' for '.', and trailing ".0"s of the
+// release ("1.0" is "1"). Anything subtler compares unequal: a wheel whose
+// version is not plainly the sdist's is refused, not guessed at.
+inline std::string comparable_version(std::string_view version) {
+  std::string out;
+  for (char c : version) out.push_back(c == '-' || c == '_' ? '.' : (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c);
+  if (!out.empty() && out.front() == 'v') out.erase(0, 1);
+  std::size_t release_end = 0;
+  while (release_end < out.size() && (std::isdigit(static_cast<unsigned char>(out[release_end])) || out[release_end] == '.'))
+    ++release_end;
+  if (release_end > 0 && out[release_end - 1] == '.') --release_end;  // "1.0.dev0": the release is "1.0"
+  std::string release = out.substr(0, release_end);
+  while (release.size() > 2 && release.ends_with(".0")) release.resize(release.size() - 2);
+  return release + out.substr(release_end);
+}
+
 inline Result<WheelOut> take_wheel(int out_dir_fd, const std::string& name, const std::string& out_dir,
-                                   const std::string& project, const std::string& session) {
+                                   const std::string& project, const std::string& version, const std::string& session) {
   namespace fs = std::filesystem;
   const std::string staging = fmt::format(".{}.incoming", session);
   auto stage = directory_in(AT_FDCWD, out_dir + "/" + staging, out_dir + "/" + staging);
   if (!stage) return stage.error();
   const std::string staged = fmt::format("{}/{}/{}", out_dir, staging, name);
   auto check = inspect_wheel(staged, project);
+  if (check && comparable_version(check->version) != comparable_version(version))
+    check = logic_error("wheel version", name,
+                        fmt::format("is {}, not the sdist's {} (a build that lost its version is not a build of it)",
+                                    check->version, version));
   Result<std::string> digest = check ? sha256_file(staged) : Result<std::string>(check.error());
   if (!check || !digest) {
     (void)::unlink(staged.c_str());
@@ -72,7 +94,8 @@ inline Result<WheelOut> take_wheel(int out_dir_fd, const std::string& name, cons
 }  // namespace detail
 
 inline Result<Collected> collect_wheels(const std::string& mount_point, const std::string& project,
-                                        const std::string& out_dir, const std::string& session) {
+                                        const std::string& version, const std::string& out_dir,
+                                        const std::string& session) {
   Collected collected;
   auto root = linux_sys::open_fd(mount_point, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!root) return root.error();
@@ -116,7 +139,7 @@ inline Result<Collected> collect_wheels(const std::string& mount_point, const st
     auto wheel = linux_sys::open_at(from->get(), name, O_RDONLY | O_NOFOLLOW | O_NOCTTY);
     if (!wheel) return Error{"open", shown, wheel.code(), ""};
     if (Status copied = copy_fd_into(wheel->get(), stage->get(), name, shown); !copied) return copied.error();
-    auto taken = detail::take_wheel(out->get(), name, out_dir, project, session);
+    auto taken = detail::take_wheel(out->get(), name, out_dir, project, version, session);
     if (!taken) {
       collected.refused.push_back(fmt::format("{}: {}", name, taken.error().message()));
       continue;
