@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/base_command.hpp"
+#include "cli/build_batch.hpp"
 #include "cli/build_command.hpp"
 #include "cli/build_options.hpp"
 #include "cli/exit_codes.hpp"
@@ -53,7 +54,11 @@ void add_reap(CLI::App& app, ReapOptions& options) {
 
 void add_build(CLI::App& app, BuildOptions& options) {
   auto* build = app.add_subcommand("build", "Build a Python sdist into wheels in a throwaway snapshot, offline, unprivileged");
-  build->add_option("sdist", options.sdist, "The source distribution: NAME-VERSION.tar.gz, .tar or .zip")->required();
+  build->add_option("sdist", options.sdists,
+                    "Source distributions: NAME-VERSION.tar.gz, .tar or .zip (several: a batch, see --jobs)");
+  build->add_option("--from-list", options.from_list, "A file naming more sdists, one path a line");
+  build->add_option("--jobs", options.jobs, "Builds at once in a batch, each in its own snapshot")
+      ->capture_default_str();
   build->add_option("--base", options.base, "A base name (snapcell base list) or a base directory")->required();
   build->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
   build->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
@@ -141,8 +146,11 @@ int main(int argc, char** argv) {
       return run_command(run_options);
     }
     if (app.got_subcommand("build")) {
+      build_options.batch = build_options.sdists.size() != 1 || !build_options.from_list.empty() ||
+                            app.get_subcommand("build")->count("--jobs") > 0;
+      if (!build_options.batch) build_options.sdist = build_options.sdists.front();
       if (snapcell::Status valid = validate(build_options); !valid) return print_error(exit_bad_input, valid.error().message());
-      return build_command(build_options);
+      return build_options.batch ? build_batch_command(build_options) : build_command(build_options);
     }
     if (auto* base = app.get_subcommand("base"); base->parsed()) {
       if (snapcell::Status valid = validate(base_options); !valid) return print_error(exit_bad_input, valid.error().message());

@@ -2,6 +2,7 @@
 // `snapcell build`'s request and its validation (before anything exists).
 
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -14,7 +15,11 @@ namespace snapcell::cli {
 inline constexpr const char* default_bases_dir = "/var/lib/snapcell/bases";
 
 struct BuildOptions {
-  std::string sdist;
+  std::string sdist;                // the one sdist of a single build
+  std::vector<std::string> sdists;  // as given on the command line (a batch when more than one)
+  std::string from_list;            // a file naming more sdists, one a line
+  int jobs = 1;                     // builds at once in a batch
+  bool batch = false;               // several sdists, --from-list or --jobs: build_batch.hpp
   std::string base;  // a base name (see `snapcell base list`) or an absolute directory
   std::string backend = "overlay";
   std::string supervisor = "default";
@@ -33,7 +38,8 @@ struct BuildOptions {
 
 inline Status validate(const BuildOptions& options) {
   auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
-  if (options.sdist.empty()) return reject("SDIST", "is empty");
+  if (!options.batch && options.sdist.empty()) return reject("SDIST", "is empty");
+  if (options.jobs < 1 || options.jobs > 64) return reject("--jobs", "must be between 1 and 64");
   if (options.base.empty()) return reject("--base", "is empty");
   if (options.base.front() == '/') {
     if (Status base = validate_absolute_path("--base", options.base); !base) return base;
