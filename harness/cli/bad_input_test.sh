@@ -51,6 +51,9 @@ expect_refused "newline in the base" "control character" run --state-dir "$state
 se" -- /bin/true
 expect_refused "unknown option" "--frobnicate" run "${base[@]}" --frobnicate -- /bin/true
 expect_refused "no subcommand" "subcommand" --state-dir "$state"
+# verify refuses a technique it does not know before it needs root or makes anything.
+expect_refused "verify: unknown technique" "unknown technique 'no_such_technique'" verify --only no_such_technique
+expect_refused "verify: one unknown among known" "unknown technique 'setsid_escap'" verify --only well_behaved setsid_escap
 
 echo "$((cases - failures)) passed, $failures failed"
 exit $((failures > 0))
