@@ -3,7 +3,8 @@
 // (verify_catalogue.hpp) against a backend, a supervisor and a base, each in
 // a fresh session, and judges each from OUTSIDE (host_checks.hpp,
 // host_probes.hpp): contained, leaked (what), collateral (what), not
-// applicable (why), or error (the session could not be set up).
+// applicable by design (why), or error (not run: its program is not in the
+// base, or its session could not be set up).
 //
 // Exit: 0 when every applicable technique is contained; 1 when one leaked
 // or did collateral damage; 2 bad input (an unknown --only name among it);
