@@ -9,7 +9,7 @@
 //     the generated table into the README instead.
 //   snapcell-readme-claims performance README SOURCE_DIR
 //     Every figure of the Performance section comes from a checked-in result:
-//     each block (paragraph, list, table) that prints a number cites
+//     each block (paragraph, list item, table) that prints a number cites
 //     bench/results/<date>-<what>.json (or follows a block that does), the
 //     file exists, holds a commit, a command and the load average, and every
 //     number the block prints appears in it.
@@ -224,8 +224,9 @@ std::set<std::string> numbers_in(const std::string& text) {
   return numbers;
 }
 
-// The section's blocks: paragraphs, lists and tables separated by blank
-// lines; a fenced code block is one block whatever it holds.
+// The section's blocks: paragraphs, list items and tables (separated by
+// blank lines, or a list item by the next "- "); a fenced code block is one
+// block whatever it holds.
 std::vector<std::string> blocks_of(const std::string& section) {
   std::vector<std::string> blocks;
   std::string block;
@@ -237,6 +238,10 @@ std::vector<std::string> blocks_of(const std::string& section) {
       if (!block.empty()) blocks.push_back(block);
       block.clear();
       continue;
+    }
+    if (!fenced && line.rfind("- ", 0) == 0 && !block.empty()) {
+      blocks.push_back(block);
+      block.clear();
     }
     block += line + "\n";
   }
