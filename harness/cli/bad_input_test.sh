@@ -57,6 +57,9 @@ expect_refused "a package name debootstrap would not take" "is not a Debian pack
   base create trixie-py --bases-dir "$state" --include 'flit,$(reboot)'
 expect_refused "packages added to an imported base" "an imported base" \
   base create imported --bases-dir "$state" --from "$scratch/base" --include flit
+# verify refuses a technique it does not know before it needs root or makes anything.
+expect_refused "verify: unknown technique" "unknown technique 'no_such_technique'" verify --only no_such_technique
+expect_refused "verify: one unknown among known" "unknown technique 'setsid_escap'" verify --only well_behaved setsid_escap
 
 echo "$((cases - failures)) passed, $failures failed"
 exit $((failures > 0))

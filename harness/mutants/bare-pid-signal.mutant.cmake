@@ -1,6 +1,6 @@
 # Signals by bare PID, as kill(2) does: a PID recycled by an unrelated
 # process between the listing and the signal is hit.
-# caught by: I1
+# caught by: I1 in a PID recycled between listing and signal is never hit*
 mutate(snapcell/signal.hpp [=[
   auto handle = table.open(pid);
   if (!handle) return handle.status();

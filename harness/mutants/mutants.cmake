@@ -1,16 +1,17 @@
 # Mutation checks: each harness/mutants/<name>.cmake weakens the code in one
 # way the field has seen; the property suite, built against the weakened copy
-# of include/, must catch it. ctest: mutant/<name>, label `mutation`.
+# of include/, must catch it in the scenarios the file names, each with a
+# violation of the invariant named for it (`# caught by: I<n> in <scenario>`,
+# checked by expect-caught.cmake). ctest: mutant/<name>, label `mutation`.
 file(GLOB SNAPCELL_MUTANTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.mutant.cmake)
 file(GLOB_RECURSE SNAPCELL_ALL_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/*.hpp)
 
 foreach(spec IN LISTS SNAPCELL_MUTANTS)
   get_filename_component(name ${spec} NAME)
   string(REPLACE ".mutant.cmake" "" name ${name})
-  file(STRINGS ${spec} caught_by REGEX "^# caught by: I[1-7]")
-  string(REGEX REPLACE "^# caught by: (I[1-7]).*" "\\1" invariant "${caught_by}")
-  if(NOT invariant)
-    message(FATAL_ERROR "${spec}: needs a line '# caught by: I<n>'")
+  file(STRINGS ${spec} caught_by REGEX "^# caught by: I[1-9] in .")
+  if(NOT caught_by)
+    message(FATAL_ERROR "${spec}: needs a line '# caught by: I<n> in <scenario>' per scenario that must catch it")
   endif()
 
   set(out ${CMAKE_CURRENT_BINARY_DIR}/mutants/${name}/include)
@@ -37,13 +38,14 @@ foreach(spec IN LISTS SNAPCELL_MUTANTS)
     target_link_libraries(snapcell-host-mutant-${name} PRIVATE fmt::fmt snapcell_catch_main)
     target_compile_features(snapcell-host-mutant-${name} PRIVATE cxx_std_20)
     add_test(NAME mutant/host-${name}
-             COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:snapcell-host-mutant-${name}> -DINVARIANT=${invariant}
-                     -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)
-    set_tests_properties(mutant/host-${name} PROPERTIES LABELS "mutation;host" RUN_SERIAL TRUE)
+             COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:snapcell-host-mutant-${name}> -DSPEC=${spec}
+                     "-DKEY=host caught by" -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)
+    set_tests_properties(mutant/host-${name} PROPERTIES LABELS "mutation;host" RUN_SERIAL TRUE
+                         SKIP_REGULAR_EXPRESSION "SKIPPED:")
   endif()
 
   add_test(NAME mutant/${name}
-           COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:${suite}> -DINVARIANT=${invariant}
+           COMMAND ${CMAKE_COMMAND} -DSUITE=$<TARGET_FILE:${suite}> -DSPEC=${spec}
                    -P ${CMAKE_CURRENT_LIST_DIR}/expect-caught.cmake)
   set_tests_properties(mutant/${name} PROPERTIES LABELS mutation)
 endforeach()

@@ -2,7 +2,8 @@
 # point as the session's mount, with no proof; after a failed snapshot that
 # is a bare directory, and the unmount (and a kill-by-mount behind it) acts
 # on a filesystem the session never mounted.
-# caught by: I2
+# host caught by: I2 in host seed scenario: a full volume filesystem fails the snapshot, and teardown leaves the bare directory*
+# caught by: I2 in seed scenario: the volume group is full, the snapshot fails, the bare mount point is left alone*
 mutate(snapcell/unwind.hpp [=[
   if (is_plain_directory(*facts)) {
     report.add("unmount", path, Outcome::absent, "not a mount point");

@@ -32,6 +32,7 @@ struct RunResult {
   ReapReport reap;
   std::vector<Violation> violations;
   bool crashed = false;
+  bool fault_fired = false;  // the armed fault's call came (not just armed)
 };
 
 // One session under an optional fault, then a reaper with no faults: the
@@ -47,6 +48,7 @@ RunResult run_with_fault(Behaviour behaviour, std::optional<Fault> fault) {
     result.report = session->run(sim.request(behaviour));
   }
   result.crashed = !sim.world.controller_alive(controller.id);
+  result.fault_fired = fault && !sim.world.faults().fired().empty();
   append(result.violations, check_always(sim.world));
   if (!result.crashed && !result.report.session.empty())
     append(result.violations, check_nothing_leaked(sim.world, result.report));

@@ -177,3 +177,24 @@ TEST_CASE("fault plan: describe names the kind, the call and the operation", "[f
   CHECK(describe(Fault{Op::snapshot, 1, FaultKind::no_space}) == "no space on call 1 of 'snapshot'");
   CHECK(describe(Fault{Op::unit_wait, 7, FaultKind::crash}) == "controller crash on call 7 of 'wait'");
 }
+
+TEST_CASE("fault plan: fired() lists exactly the armed faults whose call came, in order, and clear forgets them",
+          "[fault_plan]") {
+  FaultPlan plan;
+  plan.add(Fault{Op::snapshot, 2, FaultKind::no_space});
+  plan.add(Fault{Op::unmount, 1, FaultKind::busy});
+  plan.add(Fault{Op::unit_spawn, 1, FaultKind::crash});  // never called below: armed, never fired
+  CHECK(plan.fired().empty());
+  CHECK_FALSE(plan.next(Op::snapshot).has_value());
+  CHECK(plan.fired().empty());  // call 1 of snapshot is not the armed one
+  CHECK(plan.next(Op::unmount) == FaultKind::busy);
+  CHECK(plan.next(Op::snapshot) == FaultKind::no_space);
+  CHECK_FALSE(plan.next(Op::snapshot).has_value());
+  REQUIRE(plan.fired().size() == 2);
+  CHECK(plan.fired()[0].op == Op::unmount);
+  CHECK(plan.fired()[1].op == Op::snapshot);
+  CHECK(plan.fired()[1].call == 2);
+  CHECK(plan.pending() == 1);  // the spawn fault is still waiting
+  plan.clear();
+  CHECK(plan.fired().empty());
+}

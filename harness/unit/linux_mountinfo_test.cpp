@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -369,7 +370,8 @@ TEST_CASE("mountinfo: a hostile mount point, as the kernel prints it", "[linux][
   ::rmdir(base.c_str());
   REQUIRE(WIFEXITED(wait_status));
   if (WEXITSTATUS(wait_status) >= 77 && WEXITSTATUS(wait_status) <= 79) {
-    WARN("cannot mount in a private namespace here (exit " << WEXITSTATUS(wait_status) << "); skipped");
+    // Counted as skipped by ctest (SKIP_REGULAR_EXPRESSION), never as a pass.
+    std::printf("SKIPPED: cannot mount in a private namespace here (child exit %d)\n", WEXITSTATUS(wait_status));
     return;
   }
   REQUIRE(WEXITSTATUS(wait_status) == 0);

@@ -380,8 +380,24 @@ TEST_CASE("proc stat and status: the live files of every process parse", "[linux
   CHECK(parsed > 1);
 }
 
-TEST_CASE("proc stat and status: random and mutated text never crashes", "[linux][proc]") {
+TEST_CASE("proc stat and status: random and mutated text never crashes, and each refusal names its reason",
+          "[linux][proc]") {
   std::mt19937 random(11);
+  // Each parse either accepts or refuses naming its parser and a reason; the
+  // mutations must reach both sides, or the loop tested one path only.
+  int accepted = 0, refused = 0;
+  const auto judge = [&](const auto& result, std::string_view parser, const std::string& text) {
+    if (result) {
+      ++accepted;
+      return;
+    }
+    ++refused;
+    if (result.error().operation != parser || result.error().detail.empty()) {
+      CAPTURE(text, result.error().message());
+      CHECK(result.error().operation == parser);
+      CHECK_FALSE(result.error().detail.empty());
+    }
+  };
   const std::string_view alphabet = "0123456789 ()-\\:\tnNSPpiduUgTR\n";
   const std::array<std::string, 2> seeds = {stat_line("a) b"), std::string(kStatus)};
   for (int round = 0; round < 20000; ++round) {
@@ -395,13 +411,17 @@ TEST_CASE("proc stat and status: random and mutated text never crashes", "[linux
         default: if (at < text.size()) text[at] = c; break;
       }
     }
-    (void)parse_proc_stat(text);
-    (void)parse_proc_status(text);
+    judge(parse_proc_stat(text), "parse_proc_stat", text);
+    judge(parse_proc_status(text), "parse_proc_status", text);
   }
+  CHECK(accepted > 0);
+  CHECK(refused > 0);
+  const int accepted_mutations = accepted;
   for (int round = 0; round < 2000; ++round) {
     std::string noise(random() % 300, '\0');
     for (auto& c : noise) c = static_cast<char>(random() % 256);
-    (void)parse_proc_stat(noise);
-    (void)parse_proc_status(noise);
+    judge(parse_proc_stat(noise), "parse_proc_stat", noise);
+    judge(parse_proc_status(noise), "parse_proc_status", noise);
   }
+  CHECK(accepted == accepted_mutations);  // random bytes are never a stat line or a status file
 }

@@ -1,32 +1,44 @@
 # `snapcell verify` in CI (label verify, and host: root, real kernel):
-#   verify/matrix/<backend>-<supervisor>  the whole catalogue; every cell as checked in (overlay
-#                                        with each supervisor, btrfs with the default one)
-#                                        (expected/<backend>-<supervisor>.txt)
+#   verify/matrix/<backend>-<supervisor>  the whole catalogue, for every backend (overlay, btrfs,
+#                                        copy) with every supervisor (default, cgroup, pidns,
+#                                        session); every cell as checked in
+#                                        (expected/<backend>-<supervisor>.txt), whose header says
+#                                        why each cell that is not contained is what it is
+#   verify/empty-base-is-not-run         a base without the programs: exit non-zero, "not run"
 #   verify/json-reads-back               the --json report parsed with nlohmann-json
 #   verify/mutant/<name>                 a CLI built against a copy of include/ with one
-#                                        protection disabled: its technique must be leaked
+#                                        protection disabled: its technique must be leaked, with
+#                                        the leak the mutant file names
+# The README's containment table is generated from the same matrices
+# (unit/readme-containment-table-matches-the-matrices, also label verify).
 set(SNAPCELL_VERIFY_DIR ${CMAKE_CURRENT_LIST_DIR})
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
 set(SNAPCELL_VERIFY_ENV "SNAPCELL_ADVERSARIES_DIR=${SNAPCELL_ADVERSARIES_DIR}")
 
-foreach(supervisor IN ITEMS default cgroup pidns session)
-  set(test verify/matrix/overlay-${supervisor})
-  add_test(NAME ${test}
-           COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=overlay -DSUPERVISOR=${supervisor}
-                   -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/overlay-${supervisor}.txt
-                   -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
-  set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
-                                          SKIP_REGULAR_EXPRESSION "SKIPPED:")
+# btrfs runs on verify's own loop filesystem with quotas on: each snapshot capped by a qgroup limit.
+foreach(backend IN ITEMS overlay btrfs copy)
+  foreach(supervisor IN ITEMS default cgroup pidns session)
+    set(test verify/matrix/${backend}-${supervisor})
+    set(expected ${SNAPCELL_VERIFY_DIR}/expected/${backend}-${supervisor}.txt)
+    if(NOT EXISTS ${expected})
+      message(FATAL_ERROR "${expected}: every backend and supervisor needs its matrix")
+    endif()
+    add_test(NAME ${test}
+             COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=${backend} -DSUPERVISOR=${supervisor}
+                     -DEXPECTED=${expected} -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
+    set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
+                                            SKIP_REGULAR_EXPRESSION "SKIPPED:")
+  endforeach()
 endforeach()
-# btrfs on verify's own loop filesystem with quotas on: each snapshot capped by a qgroup limit.
-set(test verify/matrix/btrfs-default)
-add_test(NAME ${test}
-         COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=btrfs -DSUPERVISOR=default
-                 -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/btrfs-default.txt -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
-set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
-                                        SKIP_REGULAR_EXPRESSION "SKIPPED:")
 add_dependencies(snapcell snapcell-adversaries)
+
+# A run that tried nothing is no pass: an empty --base has none of the programs.
+add_test(NAME verify/empty-base-is-not-run
+         COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DWORK=${CMAKE_CURRENT_BINARY_DIR}/verify-empty-base
+                 -P ${SNAPCELL_VERIFY_DIR}/expect-not-run.cmake)
+set_tests_properties(verify/empty-base-is-not-run PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE
+                     SKIP_REGULAR_EXPRESSION "SKIPPED:")
 
 add_executable(snapcell-verify-json-test ${SNAPCELL_VERIFY_DIR}/verify_json_test.cpp)
 target_compile_options(snapcell-verify-json-test PRIVATE ${SNAPCELL_WARNINGS})
@@ -37,8 +49,9 @@ set_tests_properties(verify/json-reads-back PROPERTIES LABELS "verify;host" RUN_
                      ENVIRONMENT "${SNAPCELL_VERIFY_ENV};SNAPCELL_CLI=$<TARGET_FILE:snapcell>"
                      SKIP_REGULAR_EXPRESSION "SKIPPED:" FAIL_REGULAR_EXPRESSION "${SNAPCELL_NOTHING_RAN}")
 
-# Each mutant names the technique that must catch it and the supervisor to run,
-# and may name a backend (`# backend: btrfs`; overlay when absent).
+# Each mutant names the technique that must catch it, the supervisor to run,
+# the leak it must cause (`# leak: <regex>`, matched against the report's
+# leaks), and may name a backend (`# backend: btrfs`; overlay when absent).
 file(GLOB SNAPCELL_VERIFY_MUTANTS CONFIGURE_DEPENDS ${SNAPCELL_VERIFY_DIR}/mutants/*.mutant.cmake)
 foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   get_filename_component(name ${spec} NAME)
@@ -52,8 +65,9 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   if(NOT backend)
     set(backend overlay)
   endif()
-  if(NOT technique OR NOT supervisor)
-    message(FATAL_ERROR "${spec}: needs lines '# technique: <name>' and '# supervisor: <name>'")
+  file(STRINGS ${spec} leak REGEX "^# leak: .")
+  if(NOT technique OR NOT supervisor OR NOT leak)
+    message(FATAL_ERROR "${spec}: needs lines '# technique: <name>', '# supervisor: <name>' and '# leak: <regex>'")
   endif()
   set(out ${CMAKE_CURRENT_BINARY_DIR}/verify-mutants/${name}/include)
   add_custom_command(
@@ -72,7 +86,7 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:${cli}> -DTECHNIQUE=${technique} -DSUPERVISOR=${supervisor}
-                   -DBACKEND=${backend}
+                   -DBACKEND=${backend} -DSPEC=${spec}
                    -P ${SNAPCELL_VERIFY_DIR}/expect-leaked.cmake)
   set_tests_properties(verify/mutant/${name} PROPERTIES LABELS "verify;mutation;host" RUN_SERIAL TRUE
                        ENVIRONMENT "${SNAPCELL_VERIFY_ENV}" SKIP_REGULAR_EXPRESSION "SKIPPED:")

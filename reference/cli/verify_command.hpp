@@ -3,10 +3,13 @@
 // (verify_catalogue.hpp) against a backend, a supervisor and a base, each in
 // a fresh session, and judges each from OUTSIDE (host_checks.hpp,
 // host_probes.hpp): contained, leaked (what), collateral (what), not
-// applicable (why), or error (the session could not be set up).
+// applicable by design (why), or error (not run: its program is not in the
+// base, or its session could not be set up).
 //
 // Exit: 0 when every applicable technique is contained; 1 when one leaked
-// or did collateral damage; 2 bad input; 3 setup failure.
+// or did collateral damage; 2 bad input (an unknown --only name among it);
+// 3 setup failure, or a technique that could not run (its program missing
+// from the base, its session not set up): "error: not run", never a pass.
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/exit_codes.hpp"
@@ -94,6 +98,9 @@ inline std::string_view to_string(Verdict verdict) {
   return "?";
 }
 
+// How an error row that tried nothing begins ("error: not run: ...").
+inline constexpr std::string_view not_run = "not run:";
+
 struct Finding {
   std::string technique;
   Verdict verdict = Verdict::contained;
@@ -145,9 +152,12 @@ class Verifier {
         return finding;
       }
     const std::string program = std::string(adversaries_in_base) + "/" + finding.technique;
+    // A technique that could not be tried proves nothing: an error, never
+    // "n/a" (that is kept for what does not apply by design), so that a run
+    // which tried nothing cannot pass.
     if (::access((base_ + program).c_str(), X_OK) != 0) {
-      finding.verdict = Verdict::not_applicable;
-      finding.why = fmt::format("{} is not in the base (copy harness/adversaries there)", program);
+      finding.verdict = Verdict::error;
+      finding.why = fmt::format("{} {} is not in the base (copy harness/adversaries there)", not_run, program);
       return finding;
     }
     std::vector<std::string> argv{program};
@@ -454,7 +464,15 @@ inline int verify_command(const VerifyOptions& options) {
                counts[Verdict::contained], counts[Verdict::leaked], counts[Verdict::collateral],
                counts[Verdict::not_applicable], counts[Verdict::error]);
   }
-  if (counts[Verdict::error] > 0) return exit_sandbox_failed;
+  if (counts[Verdict::error] > 0) {
+    // Name what was not tried, on stderr too: the rows may have gone to a pipe.
+    std::vector<std::string> missed;
+    for (const auto& finding : findings)
+      if (finding.verdict == Verdict::error) missed.push_back(finding.technique);
+    fmt::print(stderr, "snapcell verify: error: not run: {} of {} technique(s) ({}): see each row's reason\n",
+               missed.size(), findings.size(), fmt::join(missed, ", "));
+    return exit_sandbox_failed;
+  }
   return ok ? exit_ok : exit_build_failed;
 }
 

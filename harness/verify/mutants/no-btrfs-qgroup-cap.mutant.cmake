@@ -2,6 +2,7 @@
 # fill the filesystem every session (and the base) shares.
 # technique: fills_disk
 # supervisor: default
+# leak: grew by [0-9]+ MiB, over the per-session cap of 128 MiB
 # backend: btrfs
 mutate(snapcell/linux/btrfs_volumes.hpp [=[
       if (exclusive_bytes_)

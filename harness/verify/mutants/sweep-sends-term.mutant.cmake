@@ -2,6 +2,7 @@
 # it outlives the session.
 # technique: ignores_term
 # supervisor: session
+# leak: process\(es\) left:
 mutate(snapcell/linux/supervisors.hpp [=[
       SignalSweep sweep = signal_members(table, *members, SIGKILL, membership(unit));
 ]=] [=[

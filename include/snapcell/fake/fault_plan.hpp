@@ -1,6 +1,8 @@
 #pragma once
 // Which call of which operation fails, and how. Faults are one-shot: the Nth
-// call of an operation fails once; a retry is a new call.
+// call of an operation fails once; a retry is a new call. The plan records
+// which armed faults fired: a fault on a call that never comes tested
+// nothing, and a test that counts fault points counts only those that fired.
 
 #include <cerrno>
 #include <cstdint>
@@ -77,6 +79,7 @@ class FaultPlan {
   void clear() {
     faults_.clear();
     calls_.clear();
+    fired_.clear();
   }
   const std::vector<Fault>& faults() const { return faults_; }
   int calls(Op op) const {
@@ -92,17 +95,24 @@ class FaultPlan {
     return count;
   }
 
-  // Counts the call; says whether a fault is due at it.
+  // The armed faults whose call came, in the order they fired.
+  const std::vector<Fault>& fired() const { return fired_; }
+
+  // Counts the call; says whether a fault is due at it (and records it fired).
   std::optional<FaultKind> next(Op op) {
     int call = ++calls_[op];
     for (const Fault& fault : faults_)
-      if (fault.op == op && fault.call == call) return fault.kind;
+      if (fault.op == op && fault.call == call) {
+        fired_.push_back(fault);
+        return fault.kind;
+      }
     return std::nullopt;
   }
 
  private:
   std::vector<Fault> faults_;
   std::map<Op, int> calls_;
+  std::vector<Fault> fired_;
 };
 
 }  // namespace snapcell::fake
