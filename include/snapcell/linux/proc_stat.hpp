@@ -89,7 +89,7 @@ struct ProcStatus {
   int ppid;
   std::optional<int> ns_pid_innermost;  // the pid as seen in its own PID namespace
   std::vector<int> ns_pids;  // NSpid (Linux 4.1+): from the reader's namespace inwards
-  int uid_real;
+  std::uint32_t uid_real;  // uid_t: snapcell's own build uids start at 3,100,000,000
 
   bool operator==(const ProcStatus&) const = default;
 };
@@ -190,11 +190,7 @@ inline Result<ProcStatus> parse_proc_status(std::string_view text) {
       for (const std::string_view token : ids) {
         if (!parse_decimal<std::uint32_t>(token)) return fail("Uid: not an unsigned 32-bit decimal");
       }
-      // uid_t is unsigned 32-bit; the int field cannot hold uids from 2^31 on,
-      // and wrapping one would name another user.
-      const auto real = parse_decimal<int>(ids[0]);
-      if (!real) return fail("Uid: real uid does not fit in an int");
-      status.uid_real = *real;
+      status.uid_real = *parse_decimal<std::uint32_t>(ids[0]);
     }
   }
 
