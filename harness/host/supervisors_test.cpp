@@ -978,6 +978,7 @@ TEMPLATE_TEST_CASE("Linux supervisor sandbox hardening: namespaces, capabilities
   REQUIRE(::gethostname(after, sizeof after - 1) == 0);
   CHECK(std::string(after) == host_name);
   CHECK(code != 0);  // no CAP_SYS_ADMIN: even its own UTS namespace keeps its name
+  CHECK(run_to_completion<TestType>(world, {"busybox", "hostname"}, &code) == "snapcell\n");
   // A segment of the host's IPC namespace is not in the build's.
   const int segment = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
   REQUIRE(segment >= 0);

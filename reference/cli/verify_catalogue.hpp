@@ -83,6 +83,7 @@ inline const std::vector<Technique>& catalogue() {
       {"removes_host_ipc", "removes the host's SysV shm segment", {"{ipc_key}"}},
       {"mounts_kernel_fs", "mounts new proc, sysfs, cgroup2, binfmt_misc", {}},
       {"kills_everyone", "kill(-1, SIGURG)", {}},
+      {"signals_outside", "kill(PID of a host process, SIGURG)", {"{witness_pid}"}},
       {"ptraces_outside", "PTRACE_SEIZE of a host process", {"{witness_pid}"}},
       {"loads_bpf", "bpf(BPF_PROG_LOAD) of a socket filter", {}},
       {"moves_host_pid", "writes a host PID into its cgroup.procs", {"{witness_pid}"}},

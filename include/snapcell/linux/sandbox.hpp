@@ -25,7 +25,8 @@
 //      masked (proc_masks below), a size-capped tmpfs on /tmp, a nodev tmpfs
 //      on /dev with the host's few harmless device nodes bound in, then
 //      pivot_root into it;
-//   5. in a new network namespace: bring loopback up (the only interface);
+//   5. name the machine "snapcell" (in its own UTS namespace); in a new
+//      network namespace: bring loopback up (the only interface);
 //      cut the capability bounding set (capabilities.hpp) while still
 //      holding CAP_SETPCAP, then give up root: supplementary groups, gid,
 //      uid (raw syscalls, see drop_identity), re-arm the death signal the
@@ -142,6 +143,7 @@ enum class ChildStep : std::int32_t {
   cap_sets,
   cap_ambient,
   seccomp,
+  hostname,
 };
 
 struct ChildReport {
@@ -220,6 +222,12 @@ inline const ProcPolicy& proc_policy() {
   static const ProcPolicy policy;
   return policy;
 }
+
+// The name a build sees for its machine, in its own UTS namespace: the same
+// for every build (a name baked into an artifact does not vary with the
+// worker), and without a UTS namespace this would rename the host, which
+// verify's host checks see.
+inline constexpr char sandbox_hostname[] = "snapcell";
 
 // /tmp's cap when a spec asks for none.
 inline constexpr std::uint64_t default_tmp_bytes = 1ull << 30;
@@ -352,6 +360,7 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::cap_sets: return errno_error("capset", plan.root, code);
     case ChildStep::cap_ambient: return errno_error("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", plan.root, code);
     case ChildStep::seccomp: return errno_error("prctl(PR_SET_SECCOMP)", plan.root, code);
+    case ChildStep::hostname: return errno_error("sethostname", sandbox_hostname, code);
     case ChildStep::ready: break;
   }
   return logic_error("sandbox child", plan.root, fmt::format("unknown report step {}", report.step));
@@ -551,6 +560,7 @@ inline void cut_capability_sets(const ChildPlan& plan) noexcept {
 }
 
 inline void restrict(const ChildPlan& plan) noexcept {
+  if (::sethostname(sandbox_hostname, sizeof sandbox_hostname - 1) != 0) fail(plan, ChildStep::hostname);
   if (plan.private_network) bring_up_loopback(plan);
   cut_bounding_set(plan);
   drop_identity(plan);
