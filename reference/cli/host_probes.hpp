@@ -183,7 +183,7 @@ class Witness {
     bool signalled = false, traced = false;
     for (ssize_t n; (n = ::read(read_end_.get(), bytes, sizeof bytes)) > 0;)
       for (ssize_t i = 0; i < n; ++i) (bytes[i] == 'k' ? signalled : traced) = true;
-    if (signalled) events.push_back(fmt::format("a signal reached the host's witness process {} (kill(-1))", pid()));
+    if (signalled) events.push_back(fmt::format("a SIGURG reached the host's witness process {}", pid()));
     if (traced) events.push_back(fmt::format("the host's witness process {} was traced (ptrace)", pid()));
     pollfd exited{process_.fd.get(), POLLIN, 0};
     if (::poll(&exited, 1, 0) != 0) {
