@@ -24,7 +24,8 @@ void add_run(CLI::App& app, RunOptions& options) {
   auto* run = app.add_subcommand("run", "Run one command in a throwaway snapshot of a base, then tear it all down");
   run->add_option("--base", options.base, "The base: a directory (overlay, copy) or a btrfs subvolume")->required();
   run->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
-  run->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
+  run->add_option("--supervisor", options.supervisor,
+                  "default (cgroup + PID namespace) or pidns (cgroup and session: verify only, the command is root)")
       ->capture_default_str();
   run->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
       ->capture_default_str();

@@ -81,6 +81,7 @@ struct Isolation {
   std::int64_t gid = -1;
   bool private_network = false;
   std::string working_dir = "/";  // inside the root, entered before execve
+  std::uint64_t tmp_bytes = 0;    // the cap of the build's /tmp (a tmpfs); 0: 1 GiB
 };
 
 struct SpawnSpec {

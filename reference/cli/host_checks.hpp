@@ -9,6 +9,9 @@
 //   mount_table()      the host's mount table, to diff before and after
 //   names_in()         a directory's entries (volumes, cgroups), to diff
 //   tree_checksum()    a base's content and metadata, to prove it unchanged
+//   HostState          the host's kernel state a root build could change
+//                      (name, clock, sysctls, keys, SysV IPC, modules), to
+//                      diff before and after a session and put back
 //
 // The probes a check needs in place while the session runs (sentinel
 // processes, a host directory, a loopback listener, a sampler of peaks) are in
@@ -16,8 +19,17 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <cmath>
+#include <sstream>
 
 #include <cstdint>
 #include <map>
@@ -212,6 +224,117 @@ inline std::string tree_checksum(const std::string& root) {
   if (::lstat(root.c_str(), &st) != 0) return "absent";
   detail::mix_tree(hash, root, "", st.st_dev);
   return fmt::format("{:016x}", hash);
+}
+
+// What of the host's kernel state a build that is root could change without
+// a namespace of its own in the way. Each field is read the same way before
+// and after a session; a difference is the build's reach.
+struct HostState {
+  std::string hostname, domainname;
+  double clock_offset = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, seconds
+  std::map<std::string, std::string> sysctls;  // path -> value
+  std::map<std::string, std::string> keys;     // /proc/keys: id -> "type description"
+  std::map<std::string, std::string> ipc;      // "shm 123" -> "key owner"
+  std::set<std::string> modules;               // names in /proc/modules (absent: none)
+};
+
+namespace detail {
+
+inline std::string first_line(const std::string& path) {
+  auto text = linux_sys::read_file(path);
+  if (!text) return "";
+  return text->substr(0, text->find('\n'));
+}
+
+inline double clock_offset() {
+  timespec real{}, mono{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  return static_cast<double>(real.tv_sec - mono.tv_sec) + static_cast<double>(real.tv_nsec - mono.tv_nsec) / 1e9;
+}
+
+inline std::vector<std::vector<std::string>> table_rows(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  auto text = linux_sys::read_file(path);
+  if (!text) return rows;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::vector<std::string> row;
+    for (std::string word; words >> word;) row.push_back(word);
+    if (!row.empty()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace detail
+
+inline HostState host_state(const std::vector<std::string>& sysctls) {
+  HostState state;
+  state.hostname = detail::first_line("/proc/sys/kernel/hostname");
+  state.domainname = detail::first_line("/proc/sys/kernel/domainname");
+  state.clock_offset = detail::clock_offset();
+  for (const auto& path : sysctls) state.sysctls[path] = detail::first_line(path);
+  // "id flags usage timeout perm uid gid type description: summary"
+  for (const auto& row : detail::table_rows("/proc/keys"))
+    if (row.size() >= 9) state.keys[row[0]] = row[7] + " " + row[8];
+  // /proc/sysvipc/{shm,msg,sem}: "key id perms ... uid ...", a header first.
+  for (const char* kind : {"shm", "msg", "sem"}) {
+    const auto rows = detail::table_rows(std::string("/proc/sysvipc/") + kind);
+    for (std::size_t i = 1; i < rows.size(); ++i)
+      if (rows[i].size() >= 2) state.ipc[fmt::format("{} {}", kind, rows[i][1])] = "key " + rows[i][0];
+  }
+  for (const auto& row : detail::table_rows("/proc/modules")) state.modules.insert(row[0]);
+  return state;
+}
+
+// What changed between `before` and `after`, each as a line for the report;
+// what can be put back is put back at once (the name, the clock, the
+// sysctls, new keys, new IPC objects), so that the next session, and the
+// host, start from `before`. A module is named, never unloaded.
+inline std::vector<std::string> restore_host_state(const HostState& before, const HostState& after) {
+  std::vector<std::string> changed;
+  const auto restored = [](bool ok) { return ok ? " (restored)" : " (NOT restored)"; };
+  if (after.hostname != before.hostname)
+    changed.push_back(fmt::format("the host's name changed to '{}'{}", after.hostname,
+                                  restored(::sethostname(before.hostname.data(), before.hostname.size()) == 0)));
+  if (after.domainname != before.domainname)
+    changed.push_back(fmt::format("the host's NIS domain name changed to '{}'{}", after.domainname,
+                                  restored(::setdomainname(before.domainname.data(), before.domainname.size()) == 0)));
+  if (const double moved = after.clock_offset - before.clock_offset; std::fabs(moved) > 1.0) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const double back = static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9 - moved;
+    timespec set{static_cast<time_t>(back), static_cast<long>((back - std::floor(back)) * 1e9)};
+    changed.push_back(fmt::format("the host's clock moved by {:.3f} s{}", moved, restored(::clock_settime(CLOCK_REALTIME, &set) == 0)));
+  }
+  for (const auto& [path, value] : before.sysctls) {
+    auto now = after.sysctls.find(path);
+    if (now != after.sysctls.end() && now->second != value)
+      changed.push_back(fmt::format("{} changed from {} to {}{}", path, value, now->second,
+                                    restored(static_cast<bool>(linux_sys::write_file(path, value + "\n")))));
+  }
+  for (const auto& [id, what] : after.keys) {
+    if (before.keys.count(id)) continue;
+    const long serial = std::strtol(id.c_str(), nullptr, 16);
+    constexpr long keyctl_invalidate = 21;  // KEYCTL_INVALIDATE
+    changed.push_back(fmt::format("a key appeared in the host's keyrings: {} {}{}", id, what,
+                                  restored(::syscall(SYS_keyctl, keyctl_invalidate, serial) == 0)));
+  }
+  for (const auto& [object, what] : after.ipc) {
+    if (before.ipc.count(object)) continue;
+    const int id = std::atoi(object.c_str() + 4);
+    const bool removed = object.rfind("shm", 0) == 0   ? ::shmctl(id, IPC_RMID, nullptr) == 0
+                         : object.rfind("msg", 0) == 0 ? ::msgctl(id, IPC_RMID, nullptr) == 0
+                                                       : ::semctl(id, 0, IPC_RMID) == 0;
+    changed.push_back(fmt::format("a SysV IPC object appeared on the host: {} ({}){}", object, what, restored(removed)));
+  }
+  for (const auto& name : after.modules)
+    if (!before.modules.count(name)) changed.push_back("a kernel module was loaded on the host: " + name);
+  for (const auto& name : before.modules)
+    if (!after.modules.count(name)) changed.push_back("a kernel module was unloaded from the host: " + name);
+  return changed;
 }
 
 }  // namespace snapcell::cli::host

@@ -8,6 +8,14 @@
 //                      sentinel file: a build that reaches it has escaped
 //   LoopbackListener   a TCP listener on the host's 127.0.0.1: a build that
 //                      connects to it reached the host's network
+//   Witness            a process on the host that reports, from outside,
+//                      a SIGURG it got (kill(-1)), being traced (ptrace),
+//                      and a move to another cgroup
+//   HostIpcSegment     a SysV shared memory segment on the host, with a
+//                      known key: a build that removes it reached the
+//                      host's IPC namespace
+//   KernelLog          the host's kernel log from now on (/dev/kmsg): the
+//                      sysrq lines a build made the kernel write
 //   PeakSampler        a thread sampling, while the session runs, how many
 //                      processes descend from us and how much space is used
 //                      below the scratch dir: the peaks a cap must bound
@@ -18,12 +26,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <set>
@@ -129,6 +141,160 @@ class HostDirectory {
 
  private:
   std::string path_;
+};
+
+// A process on the host, outside every sandbox, that watches for what only a
+// build reaching outside could do to it: it blocks SIGURG and waits for it
+// (kill(-1, SIGURG) from a build that shares the host's PID namespace), and
+// reads its own TracerPid every few milliseconds (a build that ptraces it).
+// It writes one byte per event to a pipe: 'k' a SIGURG, 't' traced. Its
+// cgroup is read from outside. Only raw syscalls in the child (fork of a
+// process that may have threads).
+class Witness {
+ public:
+  Witness() {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw Failure(errno_error("pipe2", "witness"));
+    read_end_.reset(ends[0]);
+    linux_sys::UniqueFd write_end(ends[1]);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Failure(errno_error("fork", "witness"));
+    if (pid == 0) watch(write_end.get());
+    (void)::fcntl(read_end_.get(), F_SETFL, O_NONBLOCK);
+    auto pinned = linux_sys::pidfd_open(pid);
+    if (!pinned) throw Failure(pinned.error());
+    process_ = std::move(pinned).value();
+    cgroup_ = cgroup_now();
+  }
+  Witness(const Witness&) = delete;
+  Witness& operator=(const Witness&) = delete;
+  ~Witness() {
+    (void)linux_sys::pidfd_send_signal(process_, SIGKILL);
+    siginfo_t info{};
+    (void)::waitid(P_PIDFD, static_cast<id_t>(process_.fd.get()), &info, WEXITED);
+  }
+  Pid pid() const { return process_.pid; }
+
+  // What happened to it since the last call; a move to another cgroup is
+  // undone (its v2 cgroup written back).
+  std::vector<std::string> take_events() {
+    std::vector<std::string> events;
+    char bytes[256];
+    bool signalled = false, traced = false;
+    for (ssize_t n; (n = ::read(read_end_.get(), bytes, sizeof bytes)) > 0;)
+      for (ssize_t i = 0; i < n; ++i) (bytes[i] == 'k' ? signalled : traced) = true;
+    if (signalled) events.push_back(fmt::format("a SIGURG reached the host's witness process {}", pid()));
+    if (traced) events.push_back(fmt::format("the host's witness process {} was traced (ptrace)", pid()));
+    pollfd exited{process_.fd.get(), POLLIN, 0};
+    if (::poll(&exited, 1, 0) != 0) {
+      events.push_back(fmt::format("the host's witness process {} was killed", pid()));
+      return events;
+    }
+    if (const std::string now = cgroup_now(); now != cgroup_) {
+      bool back = false;
+      const auto v2 = cgroup_.find("0::");
+      if (v2 != std::string::npos) {
+        const std::string path = cgroup_.substr(v2 + 3, cgroup_.find('\n', v2) - v2 - 3);
+        const std::string mount = ::access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+        back = static_cast<bool>(linux_sys::write_file(mount + path + "/cgroup.procs", std::to_string(pid())));
+      }
+      events.push_back(fmt::format("the host's witness process {} was moved to another cgroup{}", pid(),
+                                   back ? " (moved back)" : ""));
+    }
+    return events;
+  }
+
+ private:
+  std::string cgroup_now() const {
+    auto text = linux_sys::read_file(fmt::format("/proc/{}/cgroup", pid()));
+    return text ? *text : "";
+  }
+
+  [[noreturn]] static void watch(int out) {
+    sigset_t urg;
+    sigemptyset(&urg);
+    sigaddset(&urg, SIGURG);
+    (void)::sigprocmask(SIG_BLOCK, &urg, nullptr);
+    const timespec tick{0, 5'000'000};
+    char status[4096];
+    for (;;) {
+      if (::sigtimedwait(&urg, nullptr, &tick) == SIGURG) (void)!::write(out, "k", 1);
+      const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      const ssize_t n = ::read(fd, status, sizeof status - 1);
+      ::close(fd);
+      if (n <= 0) continue;
+      status[n] = '\0';
+      const char* tracer = std::strstr(status, "TracerPid:\t");
+      if (tracer != nullptr && tracer[11] != '0') (void)!::write(out, "t", 1);
+    }
+  }
+
+  linux_sys::UniqueFd read_end_;
+  linux_sys::PidFd process_;
+  std::string cgroup_;
+};
+
+// A shared memory segment of the host's IPC namespace, with a key a build
+// is told: present() is false once a build removed it.
+class HostIpcSegment {
+ public:
+  static constexpr key_t key = 0x536e6170;  // "Snap"
+  HostIpcSegment() { make(); }
+  HostIpcSegment(const HostIpcSegment&) = delete;
+  HostIpcSegment& operator=(const HostIpcSegment&) = delete;
+  ~HostIpcSegment() {
+    if (id_ >= 0) (void)::shmctl(id_, IPC_RMID, nullptr);
+  }
+  // The segment as it was, or why not: then made again for the next session.
+  std::vector<std::string> take_events() {
+    std::vector<std::string> events;
+    shmid_ds ds{};
+    if (::shmctl(id_, IPC_STAT, &ds) != 0) {
+      events.push_back(fmt::format("the host's SysV shared memory segment {} (key {:#x}) was removed", id_, key));
+      make();
+    }
+    return events;
+  }
+
+ private:
+  void make() {
+    id_ = ::shmget(key, 4096, IPC_CREAT | 0600);
+    if (id_ < 0) throw Failure(errno_error("shmget", fmt::format("key {:#x}", key)));
+  }
+  int id_ = -1;
+};
+
+// The kernel log from the moment this is made: the records written since
+// the last call that mention sysrq.
+class KernelLog {
+ public:
+  KernelLog() {
+    fd_.reset(::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fd_.valid()) (void)::lseek(fd_.get(), 0, SEEK_END);
+  }
+  bool readable() const { return fd_.valid(); }
+  std::vector<std::string> take_sysrq_lines() {
+    std::vector<std::string> lines;
+    if (!fd_.valid()) return lines;
+    char record[8192];
+    for (;;) {
+      const ssize_t n = ::read(fd_.get(), record, sizeof record - 1);
+      if (n < 0 && errno == EPIPE) continue;  // records overwritten before we read them: go on
+      if (n <= 0) break;
+      std::string text(record, static_cast<std::size_t>(n));
+      std::string lower = text;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower.find("sysrq") != std::string::npos) {
+        const auto message = text.find(';');
+        lines.push_back("the host's kernel log got: " + text.substr(message == std::string::npos ? 0 : message + 1, 120));
+      }
+    }
+    return lines;
+  }
+
+ private:
+  linux_sys::UniqueFd fd_;
 };
 
 class LoopbackListener {

@@ -64,6 +64,15 @@ inline Status validate(const RunOptions& options) {
                                                 options.grace_seconds);
       !sandbox)
     return sandbox;
+  // `run`'s command is root of the host's user namespace: without a PID
+  // namespace it could signal any host process of uid 0 by its PID, which
+  // no capability or seccomp rule can tell from its own (issue 13, item 3).
+  // The weak supervisors stay in `verify`, whose matrices show that hole.
+  if (options.supervisor == "cgroup" || options.supervisor == "session")
+    return reject("--supervisor", fmt::format("'{}' has no PID namespace: a command that is root of the host's user namespace "
+                                              "could signal the host's root processes by PID (use default or pidns; "
+                                              "snapcell verify --supervisor {} shows what it fails to contain)",
+                                              options.supervisor, options.supervisor));
   if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;

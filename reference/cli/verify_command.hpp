@@ -13,6 +13,8 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +169,7 @@ class Verifier {
     const auto volumes_before = host::names_in(volumes_dir());
     const auto cgroups_before = cgroups_now();
     const long rss_before_kib = children_peak_rss_kib();
+    const host::HostState host_before = host::host_state(touched_sysctls());
 
     Report report;
     const auto started = std::chrono::steady_clock::now();
@@ -174,7 +177,7 @@ class Verifier {
     // A user's btrfs holds the snapshots outside the scratch dir: measured too.
     std::vector<std::string> also;
     if (run_.backend == "btrfs") also.push_back(volumes_dir());
-    sampler.emplace(::getpid(), sentinels_.pids(), scratch_.path(), also);
+    sampler.emplace(::getpid(), spared(), scratch_.path(), also);
     try {
       report = run_session(argv, join_path(dirs_.logs, finding.technique + ".log"));
     } catch (const Failure& failure) {
@@ -209,6 +212,15 @@ class Verifier {
     if (finding.ms > bound_ms)
       finding.leaks.push_back(fmt::format("outlived its deadline and grace: {:.0f} ms", finding.ms));
     check_cap(technique.cap, *sampler, rss_before_kib, finding);
+    // The host's kernel state, from outside: what a root build reached is a
+    // leak (it got out of its sandbox), put back at once.
+    for (const auto& change : host::restore_host_state(host_before, host::host_state(touched_sysctls())))
+      finding.leaks.push_back(change);
+    for (const auto& event : witness_.take_events()) finding.leaks.push_back(event);
+    for (const auto& event : ipc_segment_.take_events()) finding.leaks.push_back(event);
+    for (const auto& line : kernel_log_.take_sysrq_lines()) finding.leaks.push_back(line);
+    for (const auto& claim : reached_claims(join_path(dirs_.logs, finding.technique + ".log")))
+      finding.leaks.push_back("the build says it reached: " + claim);
 
     if (finding.verdict != Verdict::error) {
       if (!report.build) {
@@ -231,6 +243,13 @@ class Verifier {
     if (argument == "{port}") return std::to_string(listener_.port());
     if (argument == "{host_dir}") return host_dir_.path();
     if (argument == "{bound_mib}") return std::to_string(limits_.bound_mib);
+    if (argument == "{witness_pid}") return std::to_string(witness_.pid());
+    if (argument == "{ipc_key}") return std::to_string(host::HostIpcSegment::key);
+    if (argument == "{root_major}" || argument == "{root_minor}") {
+      struct stat root {};
+      (void)::stat("/", &root);
+      return std::to_string(argument == "{root_major}" ? major(root.st_dev) : minor(root.st_dev));
+    }
     return std::string(argument);
   }
 
@@ -252,6 +271,28 @@ class Verifier {
       return 0;
     });
     return report;
+  }
+
+  // The checker's own processes on the host, never a session's leftovers.
+  std::set<Pid> spared() const {
+    auto pids = sentinels_.pids();
+    pids.insert(witness_.pid());
+    return pids;
+  }
+
+  // The "snapcell-probe: reached ..." lines a root technique wrote to its
+  // log (harness/adversaries/probe.h): its own admission, never its proof
+  // of containment.
+  static std::vector<std::string> reached_claims(const std::string& log) {
+    std::vector<std::string> claims;
+    auto text = linux_sys::read_file(log);
+    if (!text) return claims;
+    constexpr std::string_view marker = "snapcell-probe: reached ";
+    for (std::size_t at = text->find(marker); at != std::string::npos && claims.size() < 16; at = text->find(marker, at + 1)) {
+      const std::size_t from = at + marker.size();
+      claims.push_back(one_line(text->substr(from, std::min<std::size_t>(text->find('\n', from) - from, 200))));
+    }
+    return claims;
   }
 
   static bool below(const std::string& path, const std::string& dir) {
@@ -300,16 +341,16 @@ class Verifier {
   // SIGKILL through pidfds, to processes that are still our descendants
   // once pinned, and we reap what came to us.
   void check_processes(Finding& finding) {
-    const auto left = host::descendants(::getpid(), sentinels_.pids());
+    const auto left = host::descendants(::getpid(), spared());
     if (!left.empty()) finding.leaks.push_back(fmt::format("{} process(es) left: {}", left.size(), host::describe(left)));
     for (int round = 0; round < 300; ++round) {
-      auto rows = host::descendants(::getpid(), sentinels_.pids());
+      auto rows = host::descendants(::getpid(), spared());
       if (rows.empty()) break;
       std::vector<linux_sys::PidFd> pinned;
       for (const auto& row : rows)
         if (auto fd = linux_sys::pidfd_open(row.pid)) pinned.push_back(std::move(fd).value());
       std::set<Pid> still;
-      for (const auto& row : host::descendants(::getpid(), sentinels_.pids())) still.insert(row.pid);
+      for (const auto& row : host::descendants(::getpid(), spared())) still.insert(row.pid);
       for (const auto& process : pinned)
         if (still.count(process.pid)) (void)linux_sys::pidfd_send_signal(process, SIGKILL);
       reap_children();
@@ -321,7 +362,7 @@ class Verifier {
   // Zombies reparented to us. Only once the session is over: the
   // supervisor waits for its own children itself.
   void reap_children() {
-    const auto sentinels = sentinels_.pids();
+    const auto sentinels = spared();
     for (const auto& row : host::process_rows())
       if (row.ppid == ::getpid() && (row.state == 'Z' || row.state == 'X') && !sentinels.count(row.pid))
         (void)::waitpid(row.pid, nullptr, WNOHANG);
@@ -365,6 +406,9 @@ class Verifier {
   host::SentinelProcesses sentinels_;
   host::HostDirectory host_dir_;
   host::LoopbackListener listener_;
+  host::Witness witness_;
+  host::HostIpcSegment ipc_segment_;
+  host::KernelLog kernel_log_;
   std::string base_checksum_;
 };
 

@@ -15,16 +15,26 @@
 //      getppid() is always 0); the check that covers both cases is the
 //      `ready` report in step 5, which the controller waits for in spawn();
 //   3. setsid(): the build gets its own session and process group;
+//      then a cgroup namespace of its own (after the v1 joins, so that its
+//      root is the build's own leaf in every hierarchy);
 //   4. in the new mount namespace: make every mount private (nothing we do
 //      propagates back to the host), bind the root onto itself, mount proc
 //      (new PID namespace only: a proc instance shows the PID namespace of
-//      its mounter, so outside a new one it would show the host's processes),
-//      a tmpfs on /tmp, a minimal /dev, then pivot_root into it;
-//   5. in a new network namespace: bring loopback up (the only interface);
-//      then give up root: supplementary groups, gid, uid (raw syscalls, see
-//      drop_identity), re-arm the death signal the credential change
-//      cleared, RLIMIT_NPROC for the build's own uid, the working directory,
-//      and no_new_privs (no setuid binary in the base hands root back);
+//      its mounter, so outside a new one it would show the host's processes)
+//      with the host's kernel knobs read-only and its kernel internals
+//      masked (proc_masks below), a size-capped tmpfs on /tmp, a nodev tmpfs
+//      on /dev with the host's few harmless device nodes bound in, then
+//      pivot_root into it;
+//   5. name the machine "snapcell" (in its own UTS namespace); in a new
+//      network namespace: bring loopback up (the only interface);
+//      cut the capability bounding set (capabilities.hpp) while still
+//      holding CAP_SETPCAP, then give up root: supplementary groups, gid,
+//      uid (raw syscalls, see drop_identity), re-arm the death signal the
+//      credential change cleared, RLIMIT_NPROC for the build's own uid, the
+//      working directory; cut the effective, permitted, inheritable and
+//      ambient sets to the kept list (root) or to nothing; no_new_privs (no
+//      setuid binary in the base hands root back); the seccomp filter
+//      (seccomp_filter.hpp), last, as it denies mount and the rest;
 //      report `ready` (or the failed step and errno) to the controller;
 //   6. wait for the controller's "go" byte (launch); EOF means the controller
 //      died before launch: _exit(127), the build never runs;
@@ -65,6 +75,8 @@
 #include <fmt/format.h>
 
 #include "snapcell/error.hpp"
+#include "snapcell/linux/capabilities.hpp"
+#include "snapcell/linux/seccomp_filter.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
 #include "snapcell/policies.hpp"
@@ -91,6 +103,8 @@ static_assert(sizeof(CloneArgs) == 88, "clone_args VER2");
 
 inline constexpr std::uint64_t clone_pidfd = 0x00001000ULL;
 inline constexpr std::uint64_t clone_newns = 0x00020000ULL;
+inline constexpr std::uint64_t clone_newuts = 0x04000000ULL;
+inline constexpr std::uint64_t clone_newipc = 0x08000000ULL;
 inline constexpr std::uint64_t clone_newpid = 0x20000000ULL;
 inline constexpr std::uint64_t clone_newnet = 0x40000000ULL;
 inline constexpr std::uint64_t clone_into_cgroup = 0x200000000ULL;
@@ -122,6 +136,14 @@ enum class ChildStep : std::int32_t {
   set_nproc,
   working_dir,
   no_new_privs,
+  cgroup_namespace,
+  proc_read_only,
+  proc_mask,
+  cap_bounding,
+  cap_sets,
+  cap_ambient,
+  seccomp,
+  hostname,
 };
 
 struct ChildReport {
@@ -136,8 +158,15 @@ struct ChildPlan {
   std::string root;
   std::string proc_dir, tmp_dir, dev_dir;
   std::vector<std::string> cgroup_v1_tasks;  // <leaf>/tasks of each v1 leaf to join (hybrid hosts)
-  std::vector<std::string> device_targets;
-  std::vector<dev_t> device_numbers;  // the host's, read from its /dev by prepare_child
+  std::string tmp_options;  // "mode=1777,size=N": /tmp is capped
+  std::vector<std::string> device_sources, device_targets;  // the host's nodes, bound onto empty files
+  std::vector<std::string> proc_read_only;  // bound read-only over themselves
+  std::vector<std::string> proc_masked_files, proc_masked_dirs;  // /dev/null, or an empty read-only tmpfs, on top
+  std::string null_device;  // the root's /dev/null once bound: what masks a file
+  std::vector<int> bounding_drops;  // capability numbers out of the bounding set
+  CapabilitySets kept_sets, no_sets;  // capset(2) arguments: root keeps the list, any other uid nothing
+  std::vector<sock_filter> seccomp_filter;
+  sock_fprog seccomp_program{};
   std::vector<std::string> link_targets, link_paths;
   std::vector<std::string> programs;  // candidate paths for argv[0], in order
   std::vector<std::string> arguments;
@@ -170,6 +199,8 @@ struct ChildPlan {
     for (auto& e : environment) envp.push_back(e.data());
     envp.push_back(nullptr);
     for (auto& p : programs) program_ptrs.push_back(p.c_str());
+    seccomp_program.len = static_cast<unsigned short>(seccomp_filter.size());
+    seccomp_program.filter = seccomp_filter.data();
   }
 };
 
@@ -177,6 +208,29 @@ inline const std::vector<std::string_view>& sandbox_devices() {
   static const std::vector<std::string_view> devices{"null", "zero", "full", "random", "urandom", "tty"};
   return devices;
 }
+
+// What of the build's /proc is read-only or masked (runc's and bubblewrap's
+// lists). Read-only: the host's kernel knobs (sysctls, the sysrq trigger,
+// interrupt affinities, bus and filesystem settings: a new PID namespace
+// does not scope them). Masked: what shows the host kernel's memory, log,
+// keys and internals. Those this kernel does not have are skipped.
+struct ProcPolicy {
+  std::vector<std::string_view> read_only{"sys", "sysrq-trigger", "irq", "bus", "fs"};
+  std::vector<std::string_view> masked{"kcore", "kmsg", "keys", "timer_list", "sched_debug", "acpi"};
+};
+inline const ProcPolicy& proc_policy() {
+  static const ProcPolicy policy;
+  return policy;
+}
+
+// The name a build sees for its machine, in its own UTS namespace: the same
+// for every build (a name baked into an artifact does not vary with the
+// worker), and without a UTS namespace this would rename the host, which
+// verify's host checks see.
+inline constexpr char sandbox_hostname[] = "snapcell";
+
+// /tmp's cap when a spec asks for none.
+inline constexpr std::uint64_t default_tmp_bytes = 1ull << 30;
 
 // Builds the plan for `spec`. `namespace_init`: the child will be a new PID
 // namespace's init (and mounts proc). The fds are the caller's; the plan
@@ -190,16 +244,45 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   plan.proc_dir = spec.root + "/proc";
   plan.tmp_dir = spec.root + "/tmp";
   plan.dev_dir = spec.root + "/dev";
-  plan.device_numbers.clear();
+  const std::uint64_t tmp_bytes = spec.isolation.tmp_bytes > 0 ? spec.isolation.tmp_bytes : default_tmp_bytes;
+  plan.tmp_options = fmt::format("mode=1777,size={}", tmp_bytes);
+  plan.device_sources.clear();
   plan.device_targets.clear();
   for (auto device : sandbox_devices()) {
     const std::string source = fmt::format("/dev/{}", device);
     struct stat st {};
     if (::stat(source.c_str(), &st) != 0) return errno_error("stat", source);
     if (!S_ISCHR(st.st_mode)) return logic_error("prepare sandbox", source, "is not a character device");
-    plan.device_numbers.push_back(st.st_rdev);
+    plan.device_sources.push_back(source);
     plan.device_targets.push_back(fmt::format("{}/{}", plan.dev_dir, device));
   }
+  plan.null_device = plan.dev_dir + "/null";
+  plan.proc_read_only.clear();
+  plan.proc_masked_files.clear();
+  plan.proc_masked_dirs.clear();
+  if (namespace_init) {
+    // The build's proc is a new instance of the same kernel's: what the
+    // host's shows, it shows.
+    for (auto name : proc_policy().read_only) {
+      struct stat st {};
+      if (::lstat(fmt::format("/proc/{}", name).c_str(), &st) == 0) plan.proc_read_only.push_back(fmt::format("{}/{}", plan.proc_dir, name));
+    }
+    for (auto name : proc_policy().masked) {
+      struct stat st {};
+      if (::lstat(fmt::format("/proc/{}", name).c_str(), &st) != 0) continue;
+      (S_ISDIR(st.st_mode) ? plan.proc_masked_dirs : plan.proc_masked_files).push_back(fmt::format("{}/{}", plan.proc_dir, name));
+    }
+  }
+  auto last_cap = last_capability();
+  if (!last_cap) return last_cap.status();
+  plan.bounding_drops = bounding_drops(*last_cap);
+  // Never more than the controller holds: capset may only lower.
+  CapabilitySets held;
+  if (::syscall(SYS_capget, &held.header, held.data) != 0) return errno_error("capget", "self");
+  const std::uint64_t permitted = held.data[0].permitted | (std::uint64_t{held.data[1].permitted} << 32);
+  plan.kept_sets = capability_sets(kept_capability_mask() & permitted);
+  plan.no_sets = capability_sets(0);
+  plan.seccomp_filter = seccomp_program();
   plan.link_targets = {"/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
   plan.link_paths.clear();
   for (auto name : {"fd", "stdin", "stdout", "stderr"}) plan.link_paths.push_back(plan.dev_dir + "/" + name);
@@ -248,8 +331,8 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::mount_proc: return errno_error("mount(proc)", plan.proc_dir, code);
     case ChildStep::mount_tmp: return errno_error("mount(tmpfs)", plan.tmp_dir, code);
     case ChildStep::mount_dev: return errno_error("mount(tmpfs)", plan.dev_dir, code);
-    case ChildStep::dev_node: return errno_error("mknod", item(plan.device_targets), code);
-    case ChildStep::dev_mode: return errno_error("chmod", item(plan.device_targets), code);
+    case ChildStep::dev_node: return errno_error("create", item(plan.device_targets), code);
+    case ChildStep::dev_mode: return errno_error("mount(MS_BIND)", item(plan.device_sources), code);
     case ChildStep::dev_link: return errno_error("symlink", item(plan.link_paths), code);
     case ChildStep::enter_root: return errno_error("chdir", plan.root, code);
     case ChildStep::pivot_root: return errno_error("pivot_root", plan.root, code);
@@ -262,6 +345,22 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::set_nproc: return errno_error("setrlimit(RLIMIT_NPROC)", std::to_string(plan.uid), code);
     case ChildStep::working_dir: return errno_error("chdir", plan.working_dir, code);
     case ChildStep::no_new_privs: return errno_error("prctl(PR_SET_NO_NEW_PRIVS)", plan.root, code);
+    case ChildStep::cgroup_namespace: return errno_error("unshare(CLONE_NEWCGROUP)", plan.root, code);
+    case ChildStep::proc_read_only: return errno_error("mount(MS_BIND|MS_RDONLY)", item(plan.proc_read_only), code);
+    case ChildStep::proc_mask: {
+      const bool file = report.index >= 0 && static_cast<std::size_t>(report.index) < plan.proc_masked_files.size();
+      const std::string target =
+          file ? plan.proc_masked_files[report.index]
+               : (static_cast<std::size_t>(report.index) - plan.proc_masked_files.size() < plan.proc_masked_dirs.size()
+                      ? plan.proc_masked_dirs[report.index - plan.proc_masked_files.size()]
+                      : std::string("?"));
+      return errno_error(file ? "mount(MS_BIND /dev/null)" : "mount(tmpfs, MS_RDONLY)", target, code);
+    }
+    case ChildStep::cap_bounding: return errno_error("prctl(PR_CAPBSET_DROP)", fmt::format("capability {}", report.index), code);
+    case ChildStep::cap_sets: return errno_error("capset", plan.root, code);
+    case ChildStep::cap_ambient: return errno_error("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", plan.root, code);
+    case ChildStep::seccomp: return errno_error("prctl(PR_SET_SECCOMP)", plan.root, code);
+    case ChildStep::hostname: return errno_error("sethostname", sandbox_hostname, code);
     case ChildStep::ready: break;
   }
   return logic_error("sandbox child", plan.root, fmt::format("unknown report step {}", report.step));
@@ -347,6 +446,30 @@ inline void join_cgroups_v1(const ChildPlan& plan) noexcept {
     if (::write(fd, "0", 1) != 1) fail(plan, ChildStep::join_cgroup_v1, static_cast<int>(i));
     ::close(fd);
   }
+  // Its own cgroup namespace, rooted at the leaves just joined: the build
+  // sees "/" as its cgroup, and nothing of the host's hierarchy above it.
+  if (::unshare(CLONE_NEWCGROUP) != 0) fail(plan, ChildStep::cgroup_namespace);
+}
+
+// proc, then its hardening: binds read-only over the host's knobs, and
+// /dev/null or an empty read-only tmpfs over what must not be seen. The
+// read-only remount of a bind keeps proc's own nosuid, nodev and noexec.
+inline void mount_proc(const ChildPlan& plan) noexcept {
+  constexpr unsigned long proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (::mount("proc", plan.proc_dir.c_str(), "proc", proc_flags, nullptr) != 0) fail(plan, ChildStep::mount_proc);
+  for (std::size_t i = 0; i < plan.proc_read_only.size(); ++i) {
+    const char* path = plan.proc_read_only[i].c_str();
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+        ::mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | proc_flags, nullptr) != 0)
+      fail(plan, ChildStep::proc_read_only, static_cast<int>(i));
+  }
+  const std::size_t files = plan.proc_masked_files.size();
+  for (std::size_t i = 0; i < files; ++i)
+    if (::mount(plan.null_device.c_str(), plan.proc_masked_files[i].c_str(), nullptr, MS_BIND, nullptr) != 0)
+      fail(plan, ChildStep::proc_mask, static_cast<int>(i));
+  for (std::size_t i = 0; i < plan.proc_masked_dirs.size(); ++i)
+    if (::mount("tmpfs", plan.proc_masked_dirs[i].c_str(), "tmpfs", MS_RDONLY | proc_flags, "size=4k,mode=555") != 0)
+      fail(plan, ChildStep::proc_mask, static_cast<int>(files + i));
 }
 
 inline void build_root(const ChildPlan& plan) noexcept {
@@ -355,19 +478,22 @@ inline void build_root(const ChildPlan& plan) noexcept {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(plan, ChildStep::make_private);
   if (::mount(plan.root.c_str(), plan.root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     fail(plan, ChildStep::bind_root);
-  if (plan.namespace_init &&
-      ::mount("proc", plan.proc_dir.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-    fail(plan, ChildStep::mount_proc);
-  if (::mount("tmpfs", plan.tmp_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+  if (::mount("tmpfs", plan.tmp_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) != 0)
     fail(plan, ChildStep::mount_tmp);
-  if (::mount("tmpfs", plan.dev_dir.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k") != 0)
+  // nodev: a device node the build makes here (were it to get CAP_MKNOD
+  // back) does not open. The few it needs are the host's own nodes, bound
+  // in: a bind keeps the mount flags of its source (the host's /dev).
+  if (::mount("tmpfs", plan.dev_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k") != 0)
     fail(plan, ChildStep::mount_dev);
   for (std::size_t i = 0; i < plan.device_targets.size(); ++i) {
     const int index = static_cast<int>(i);
-    if (::mknod(plan.device_targets[i].c_str(), S_IFCHR | 0666, plan.device_numbers[i]) != 0)
-      fail(plan, ChildStep::dev_node, index);
-    if (::chmod(plan.device_targets[i].c_str(), 0666) != 0) fail(plan, ChildStep::dev_mode, index);
+    const int fd = ::open(plan.device_targets[i].c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) fail(plan, ChildStep::dev_node, index);
+    ::close(fd);
+    if (::mount(plan.device_sources[i].c_str(), plan.device_targets[i].c_str(), nullptr, MS_BIND, nullptr) != 0)
+      fail(plan, ChildStep::dev_mode, index);
   }
+  if (plan.namespace_init) mount_proc(plan);
   for (std::size_t i = 0; i < plan.link_paths.size(); ++i)
     if (::symlink(plan.link_targets[i].c_str(), plan.link_paths[i].c_str()) != 0)
       fail(plan, ChildStep::dev_link, static_cast<int>(i));
@@ -416,11 +542,32 @@ inline void drop_identity(const ChildPlan& plan) noexcept {
   }
 }
 
+// Out of the bounding set first, while CAP_SETPCAP is still effective: no
+// execve can bring a dropped capability back after this.
+inline void cut_bounding_set(const ChildPlan& plan) noexcept {
+  for (int cap : plan.bounding_drops)
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) fail(plan, ChildStep::cap_bounding, cap);
+}
+
+// The sets the build starts with: the kept list for root, nothing for a
+// build with a uid of its own (whose setresuid already cleared them; capset
+// may only lower). Inheritable too: for root, execve would otherwise carry
+// inherited bits past the bounding set. Ambient ones go as well.
+inline void cut_capability_sets(const ChildPlan& plan) noexcept {
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) fail(plan, ChildStep::cap_ambient);
+  CapabilitySets sets = plan.uid > 0 ? plan.no_sets : plan.kept_sets;
+  if (::syscall(SYS_capset, &sets.header, sets.data) != 0) fail(plan, ChildStep::cap_sets);
+}
+
 inline void restrict(const ChildPlan& plan) noexcept {
+  if (::sethostname(sandbox_hostname, sizeof sandbox_hostname - 1) != 0) fail(plan, ChildStep::hostname);
   if (plan.private_network) bring_up_loopback(plan);
+  cut_bounding_set(plan);
   drop_identity(plan);
   if (::chdir(plan.working_dir.c_str()) != 0) fail(plan, ChildStep::working_dir);
+  cut_capability_sets(plan);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(plan, ChildStep::no_new_privs);
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &plan.seccomp_program, 0, 0) != 0) fail(plan, ChildStep::seccomp);
 }
 
 // Blocks until launch() writes the go byte. EOF: the controller is gone.

@@ -10,8 +10,9 @@
 //   pidns    the build runs under an init of its own PID namespace; SIGKILL to
 //            the init makes the kernel kill everything else in it.
 //   default  cgroup and PID namespace together.
-// Every kind runs in its own mount namespace with a private /proc, /tmp and
-// /dev, pivoted into the root (sandbox.hpp).
+// Every kind runs in its own mount, UTS, IPC and cgroup namespaces with a
+// private /proc, /tmp and /dev, pivoted into the root, with a cut capability
+// bounding set, no_new_privs and a seccomp filter (sandbox.hpp).
 //
 // Every signal goes through snapcell::signal_if_member / signal_members with
 // LinuxProcessTable: pinned by a pidfd, re-read, checked against the unit's
@@ -294,7 +295,10 @@ class LinuxSupervisor {
     }
 
     unit.spawned_at_ms = detail::monotonic_ms();
-    const std::uint64_t flags = clone_newns | (UsesPidNamespace ? clone_newpid : 0) |
+    // Always new mount, UTS and IPC namespaces (the cgroup one the child
+    // makes itself, once in its v1 leaves): whatever the supervisor, the
+    // build cannot rename the host or reach its SysV IPC objects.
+    const std::uint64_t flags = clone_newns | clone_newuts | clone_newipc | (UsesPidNamespace ? clone_newpid : 0) |
                                 (spec.isolation.private_network ? clone_newnet : 0);
     auto cloned = clone_child(plan, flags, UsesCgroup ? cgroup_fd.get() : -1);
     if (!cloned) {
