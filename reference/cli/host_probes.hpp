@@ -36,6 +36,7 @@
 
 #include "cli/host_checks.hpp"
 #include "snapcell/error.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/process_table.hpp"
 #include "snapcell/linux/sys.hpp"
 
@@ -44,10 +45,12 @@ namespace snapcell::cli::host {
 class SentinelProcesses {
  public:
   SentinelProcesses() {
+    const pid_t controller = ::getpid();
     for (bool own_session : {true, false}) {
       const pid_t pid = ::fork();
       if (pid < 0) throw Failure(errno_error("fork", "sentinel"));
       if (pid == 0) {
+        if (!linux_sys::child_after_fork(controller)) ::_exit(0);  // dies with verify (I9)
         if (own_session) ::setsid();
         if (::chdir("/") != 0) ::_exit(1);
         const int held = ::open("/", O_RDONLY | O_DIRECTORY);  // a file of `/`, open
