@@ -160,7 +160,10 @@ one_trial() {  # target
   read -r low high <<<"$window"
   delay_ms=$((low + RANDOM % (high - low + 1)))
   sig=${signals[RANDOM % 3]}
-  env --default-signal=INT,TERM,HUP,QUIT "${cmd[@]}" >"$scratch/out.json" 2>"$scratch/err" &
+  # To the process, or to its whole process group as a terminal's Ctrl-C
+  # and timeout(1) send it (setsid: a group of its own, same pid).
+  target_group=$((RANDOM % 2))
+  setsid env --default-signal=INT,TERM,HUP,QUIT "${cmd[@]}" >"$scratch/out.json" 2>"$scratch/err" &
   pid=$!
   for _ in $(seq 100); do blocked "$pid" && break; alive "$pid" || break; sleep 0.001; done
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
@@ -170,7 +173,7 @@ one_trial() {  # target
     pid=""
     return 1
   fi
-  kill -s "$sig" "$pid"
+  if ((target_group)); then kill -s "$sig" -- "-$pid"; what+=" (to its group)"; else kill -s "$sig" "$pid"; fi
   if [[ "$mode" == second ]]; then  # during the teardown's grace: another INT, then a TERM
     sleep 0.3; kill -s INT "$pid" 2>/dev/null
     sleep 0.2; kill -s TERM "$pid" 2>/dev/null
@@ -192,6 +195,9 @@ one_trial() {  # target
   session=$(jq -r '.session // (.techniques[0].session // "")' "$scratch/out.json")
   case "$mode" in
     run|second|build)
+      # The build proof's sentinel shares snapcell's group: the signal must not have reached it.
+      [[ "$mode" != build || "$(jq -r .cleanup.sentinel_alive "$scratch/out.json")" == true ]] ||
+        fail "the build proof's sentinel died: $(jq -c .cleanup "$scratch/out.json")"
       [[ "$(jq -r '.remains | length' "$scratch/out.json")" == 0 ]] ||
         fail "the report names remains: $(jq -c .remains "$scratch/out.json")"
       if [[ "$(jq -r .build.ran "$scratch/out.json")" == false ]]; then landed=setup

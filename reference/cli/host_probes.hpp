@@ -50,7 +50,8 @@ class SentinelProcesses {
       const pid_t pid = ::fork();
       if (pid < 0) throw Failure(errno_error("fork", "sentinel"));
       if (pid == 0) {
-        if (!linux_sys::child_after_fork(controller)) ::_exit(0);  // dies with verify (I9)
+        // Dies with verify, and lives through a signal to verify's group (I9).
+        if (!linux_sys::child_after_fork(controller, linux_sys::ChildMask::keep)) ::_exit(0);
         if (own_session) ::setsid();
         if (::chdir("/") != 0) ::_exit(1);
         const int held = ::open("/", O_RDONLY | O_DIRECTORY);  // a file of `/`, open

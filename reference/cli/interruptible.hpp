@@ -28,7 +28,13 @@ Report run_interruptible(SessionT& session, BuildRequest request, BeforeStart&& 
   if (!interrupted() && session.begin(std::move(request)) && !interrupted() && session.setup() && !interrupted()) {
     Status prepared = before_start();
     if (!prepared) errors.push_back(prepared.error());
-    if (prepared && !interrupted() && session.start()) (void)session.wait();
+    if (prepared && !interrupted() && session.start()) {
+      (void)session.wait();
+      // Read now what ended the wait: the signalfd hands out pending signals
+      // lowest number first, so a SIGINT during the teardown would otherwise
+      // be taken for the SIGTERM that came before it.
+      (void)interrupted();
+    }
   }
   Report report = session.teardown();
   report.errors.insert(report.errors.begin(), errors.begin(), errors.end());

@@ -102,15 +102,21 @@ inline Interrupts& interrupts() {
   return instance;
 }
 
+enum class ChildMask { reset, keep };
+
 // In a child just forked from the controller, before execve or its own
-// work (async-signal-safe only): the mask emptied, a death signal armed,
-// and the controller re-checked, since it may have died before the prctl
-// (the child would then have been reparented and no death signal would
-// come). Returns false when the controller is gone: the child must _exit.
-inline bool child_after_fork(pid_t controller) noexcept {
+// work (async-signal-safe only): the mask emptied (a program it runs gets
+// the defaults), a death signal armed, and the controller re-checked, since
+// it may have died before the prctl (the child would then have been
+// reparented and no death signal would come). Returns false when the
+// controller is gone: the child must _exit. ChildMask::keep is for a child
+// that runs no program and must outlive a signal to the controller's whole
+// process group (Ctrl-C in a terminal, timeout(1)): a sentinel that only
+// the controller's own cleanup may end.
+inline bool child_after_fork(pid_t controller, ChildMask mask = ChildMask::reset) noexcept {
   sigset_t none;
   sigemptyset(&none);
-  (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (mask == ChildMask::reset) (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return false;
   return ::getppid() == controller;
 }
