@@ -138,8 +138,9 @@ check_left() {
   n=$(ls -d /tmp/snapcell-verify* 2>/dev/null | wc -l); ((n == 0)) || fail "$n verify scratch dir(s) left"
   n=$(losetup -a | grep -c snapcell-verify); ((n == 0)) || fail "$n verify loop device(s) left"
   n=$(pgrep -c -f 'sleep 3117'); ((n == 0)) || fail "$n process(es) of the build left"
-  # (a zombie is dead: one the kernel handed to PID 1 may wait a moment to be reaped)
-  n=$(ps -eo uid=,stat= | awk '$1 >= 3100000000 && $1 < 3100065536 && $2 !~ /^Z/' | wc -l)
+  # (a zombie is dead: one the kernel handed to PID 1 may wait a moment to be
+  # reaped; ps prints a uid above 2^31 as a negative number)
+  n=$(ps -eo uid=,stat= | awk '{ u = $1 < 0 ? $1 + 4294967296 : $1 } u >= 3100000000 && u < 3100065536 && $2 !~ /^Z/' | wc -l)
   ((n == 0)) || fail "$n process(es) of build uids left"
   n=0
   for exe in /proc/[0-9]*/exe; do [[ "$(readlink "$exe" 2>/dev/null)" == "$snapcell" ]] && n=$((n + 1)); done
