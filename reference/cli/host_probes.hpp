@@ -52,6 +52,7 @@ class SentinelProcesses {
       if (pid == 0) {
         // Dies with verify, and lives through a signal to verify's group (I9).
         if (!linux_sys::child_after_fork(controller, linux_sys::ChildMask::keep)) ::_exit(0);
+        linux_sys::close_inherited_fds();  // none of verify's scratch, loops or cgroups held by a sentinel
         if (own_session) ::setsid();
         if (::chdir("/") != 0) ::_exit(1);
         const int held = ::open("/", O_RDONLY | O_DIRECTORY);  // a file of `/`, open

@@ -64,6 +64,7 @@ inline Result<ProgramExit> run_program_lines(const std::vector<std::string>& arg
     ::dup2(null_fd->get(), STDIN_FILENO);
     ::dup2(write_end.get(), STDOUT_FILENO);
     ::dup2(write_end.get(), STDERR_FILENO);
+    linux_sys::close_inherited_fds();  // the base store's locks, the journal: not the program's
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
