@@ -11,6 +11,7 @@
 #include "cli/build_command.hpp"
 #include "cli/build_options.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/interruptible.hpp"
 #include "cli/reap_command.hpp"
 #include "cli/run_command.hpp"
 #include "cli/run_options.hpp"
@@ -120,6 +121,10 @@ void add_verify(CLI::App& app, VerifyOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // I9: from here on SIGINT, SIGTERM, SIGHUP and SIGQUIT are read, not
+  // delivered: before the first resource, and before any thread exists.
+  if (snapcell::Status installed = snapcell::linux_sys::interrupts().install(); !installed)
+    return print_error(exit_sandbox_failed, installed.error().message());
   CLI::App app{"snapcell: throwaway copy-on-write build sandboxes that prove nothing is left behind"};
   app.set_version_flag("--version", "snapcell 0.1.0");
   app.require_subcommand(1);

@@ -51,14 +51,19 @@ cleanup_line() {
 }
 clean_line="processes 0 mounts 0 cgroups 0 netns 0 volume_removed true sentinel true proven true"
 
+# Processes (zombies too) running as a build uid. ps prints a uid above
+# 2^31 as a negative number (3100000005 as -1194967291): taken back modulo 2^32.
+build_uid_processes() {
+  ps -eo uid=,stat=,pid= | awk '{ u = $1 < 0 ? $1 + 4294967296 : $1 } u >= 3100000000 && u < 3100065536'
+}
+
 # Nothing of any session in the test's state dir and cgroup parent.
 check_nothing_left() {
   check "session mounts left" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt/")" 0
   check "volumes left" "$(ls "$state/volumes" 2>/dev/null | wc -l)" 0
   check "journal records left" "$(ls "$state/journal" 2>/dev/null | wc -l)" 0
   check "cgroups left" "$(find "$cgroup_parent" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)" 0
-  check "processes of build uids left" \
-    "$(ps -eo uid= | awk '$1 >= 3100000000 && $1 < 3100065536' | wc -l)" 0
+  check "processes of build uids left" "$(build_uid_processes | wc -l)" 0
 }
 
 builder_finish() {

@@ -1191,6 +1191,46 @@ TEMPLATE_TEST_CASE("Linux supervisor: a unit dropped before launch ends its held
   CHECK(world.sentinels_alive());
 }
 
+// I9: the wait polls the controller's interrupt fd beside the build's pidfd.
+// A pipe stands in for the signalfd here: once it is readable the wait
+// returns at once, saying interrupted, long before the deadline, and the
+// build (still running) is ended by the same kill_all as after a deadline.
+TEMPLATE_TEST_CASE("Linux supervisor: a readable interrupt fd ends the wait at once, as interrupted", "[host]",
+                   lx::SessionSupervisor, lx::CgroupSupervisor, lx::PidNamespaceSupervisor,
+                   lx::DefaultSupervisor) {
+  HOST_WORLD(world);
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  lx::UniqueFd read_end(fds[0]), write_end(fds[1]);
+  lx::SupervisorConfig config = world.config();
+  config.interrupt_fd = read_end.get();
+  TestType supervisor(config);
+  const std::string session = world.session_name();
+  auto unit = supervisor.unit_for(session);
+  REQUIRE_OK(supervisor.spawn(unit, spec_for<TestType>(world, {"/bin/sleeps_past_deadline"}, session)));
+  REQUIRE_OK(supervisor.launch(unit));
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(Millis(300));
+    (void)!::write(write_end.get(), "i", 1);
+  });
+  const auto started = Clock::now();
+  auto outcome = supervisor.wait(unit, Millis(20'000));
+  const long waited = elapsed_ms(started);
+  interrupter.join();
+  REQUIRE_OK(outcome);
+  CHECK(outcome->interrupted);
+  CHECK_FALSE(outcome->timed_out);
+  CHECK(waited >= 250);
+  CHECK(waited < 5'000);
+  auto members = supervisor.survivors(unit);
+  REQUIRE_OK(members);
+  CHECK_FALSE(members->empty());  // the build was still running: the wait did not wait for it
+  CHECK_OK(supervisor.kill_all(unit, Millis(200)));
+  CHECK_OK(supervisor.release(unit));
+  CHECK(world.in_root().empty());
+  CHECK(world.sentinels_alive());
+}
+
 // A record is read back by reap, so a tampered one must not make the
 // supervisor remove or kill anything the configuration would not have made:
 // here the record is well formed and names the session, but its cgroup paths

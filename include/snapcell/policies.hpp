@@ -95,6 +95,7 @@ struct SpawnSpec {
 struct WaitOutcome {
   bool timed_out = false;
   int exit_code = 0;
+  bool interrupted = false;  // the controller was asked to stop (I9) before the build ended: exit_code -1
 };
 
 // How much a supervisor can see. A weak one (setsid + killpg) cannot see a

@@ -67,6 +67,7 @@ struct Report {
   std::optional<WaitOutcome> build; // how the command ended, when it ran
   bool containment_proven = false;  // false for weak supervisors: survivors may be invisible
   bool lazily_detached = false;
+  int interrupted_by = 0;           // the signal that ended the session early (I9); 0: none
   std::vector<std::pair<std::string, double>> phase_ms;
 
   bool clean() const { return remains.empty(); }
@@ -107,8 +108,11 @@ auto timed(Report& report, const std::string& phase, Call&& call) {
 inline std::string format_report(const Report& report) {
   std::string text = fmt::format("session {}: {}\n", report.session, report.clean() ? "clean" : "LEFT RESOURCES");
   if (report.build)
-    text += report.build->timed_out ? "  build: killed at its deadline\n"
-                                    : fmt::format("  build: exited with {}\n", report.build->exit_code);
+    text += report.build->timed_out     ? "  build: killed at its deadline\n"
+            : report.build->interrupted ? "  build: killed when snapcell was interrupted\n"
+                                        : fmt::format("  build: exited with {}\n", report.build->exit_code);
+  if (report.interrupted_by != 0)
+    text += fmt::format("  interrupted by signal {}: torn down as at a deadline\n", report.interrupted_by);
   for (const auto& error : report.errors) text += fmt::format("  error: {}\n", error.message());
   for (const auto& step : report.steps)
     text += fmt::format("  {:<14} {:<8} {}{}{}\n", step.step, to_string(step.outcome), step.target,

@@ -53,7 +53,7 @@ inline int base_create_command(const BaseOptions& options) {
   if (auto existing = store.find(options.create.name); existing)
     return print_error(exit_bad_input, fmt::format("base {} already exists in {}", options.create.name, store.dir()));
   auto made = create_base(store, options.create);
-  if (!made) return print_error(exit_sandbox_failed, made.error().message());
+  if (!made) return print_error(interrupted() ? interrupted_exit(interrupted()) : exit_sandbox_failed, made.error().message());
   if (options.json) std::puts(to_json(*made).dump(2).c_str());
   else fmt::print("{} {} created in {:.1f} s: {}\n", made->name, made->backend, made->creation_seconds, made->root);
   return exit_ok;

@@ -172,7 +172,9 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
   });
   progress.finish();
   if (!ran) return fail(ran.error());
-  if (ran->interrupted) return fail(logic_error("base create", options.name, "interrupted"));
+  if (ran->interrupted || interrupted())
+    return fail(logic_error("base create", options.name,
+                            fmt::format("interrupted by {}: the partial base is removed", linux_sys::signal_name(interrupted()))));
   if (ran->code != 0) {
     std::string last;
     for (const auto& line : tail) last += (last.empty() ? "" : " | ") + line;
@@ -180,6 +182,9 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
                             fmt::format("{} exited with {}: {}", argv.front(), ran->code, last)));
   }
   detail::drop_package_cache(root);
+  if (interrupted())  // a signal after the program ended: still no base that looks usable
+    return fail(logic_error("base create", options.name,
+                            fmt::format("interrupted by {}: the partial base is removed", linux_sys::signal_name(interrupted()))));
 
   BaseInfo info;
   info.name = options.name;

@@ -27,6 +27,7 @@
 #include "cli/build_uid.hpp"
 #include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/interruptible.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_command.hpp"
 #include "cli/state.hpp"
@@ -204,17 +205,18 @@ inline int build_command(const BuildOptions& options) {
     std::uint64_t network_namespace = 0;
     std::vector<std::string> unit_cgroups;
     Report progress;
-    if (session.begin(std::move(request)) && session.setup()) {
+    // Between steps, and in the wait, a signal ends it all in the teardown below (I9).
+    if (!interrupted() && session.begin(std::move(request)) && !interrupted() && session.setup() && !interrupted()) {
       Status staged = timed(progress, "stage", [&] {
         return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid, *wheelhouse);
       });
       if (!staged) result.errors.push_back(staged.error());
-      if (staged && session.start()) {
+      if (staged && !interrupted() && session.start()) {
         if (const auto& unit = session.unit(); unit && unit->pid > 0) {
           network_namespace = network_namespace_of(unit->pid);
           unit_cgroups = {unit->cgroup_dir, unit->pids_v1_dir, unit->memory_v1_dir};
         }
-        if (session.wait() && session.stop()) {
+        if (session.wait() && !interrupted() && session.stop() && !interrupted()) {
           auto collected = timed(progress, "collect", [&] {
             return collect_wheels(session.plan().mount_point, result.sdist.project, result.sdist.version, out_dir,
                                   session.name());
@@ -228,6 +230,7 @@ inline int build_command(const BuildOptions& options) {
       }
     }
     result.report = session.teardown();
+    result.report.interrupted_by = interrupted();
     for (const auto& [phase, ms] : progress.phase_ms) result.report.phase_ms.emplace_back(phase, ms);
 
     CleanupProof& proof = result.cleanup;

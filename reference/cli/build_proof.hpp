@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/mountinfo.hpp"
 #include "snapcell/linux/sys.hpp"
 
@@ -42,8 +43,13 @@ struct CleanupProof {
 class Sentinel {
  public:
   Sentinel() {
+    const pid_t controller = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // It dies with the builder, holding none of its files (the uid lease,
+      // the base's hold), and lives through a signal to the builder's group.
+      if (!linux_sys::child_after_fork(controller, linux_sys::ChildMask::keep)) ::_exit(0);
+      linux_sys::close_inherited_fds();
       (void)::chdir("/");
       for (;;) ::pause();
     }

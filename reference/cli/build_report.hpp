@@ -4,7 +4,8 @@
 //
 // {
 //   "schema": "snapcell.build/1",
-//   "outcome": "built|build_failed|sandbox_failed", "exit_code": 0|1|3,
+//   "outcome": "built|build_failed|sandbox_failed|interrupted", "exit_code": 0|1|3|128+N,
+//   "signal": "SIGINT" or null (what interrupted snapcell: torn down as at the deadline),
 //   "session": "snapcell-0123456789abcdef",
 //   "sdist": {"path", "project", "version", "members", "bytes"},
 //   "base": {"name": "bookworm-py" or "", "root", "creation_seconds": 152.3 or null},
@@ -36,6 +37,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/json_report.hpp"
 #include "cli/wheel_out.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/report.hpp"
 
 namespace snapcell::cli {
@@ -56,6 +58,7 @@ struct BuildResult {
   std::vector<Error> errors;  // the builder's own (staging, collecting), besides the session's
 
   int exit_code() const {
+    if (report.interrupted_by != 0) return 128 + report.interrupted_by;
     if (!report.clean() || !cleanup.holds() || (!report.build && !errors.empty()) ||
         (!report.build && !report.errors.empty()))
       return exit_sandbox_failed;
@@ -67,7 +70,8 @@ struct BuildResult {
     switch (exit_code()) {
       case exit_ok: return "built";
       case exit_build_failed: return "build_failed";
-      default: return "sandbox_failed";
+      case exit_sandbox_failed: return "sandbox_failed";
+      default: return "interrupted";
     }
   }
   // One line for a person and a farm's summary: why it did not build.
@@ -106,6 +110,9 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
   json["schema"] = "snapcell.build/1";
   json["outcome"] = result.outcome();
   json["exit_code"] = result.exit_code();
+  json["signal"] = result.report.interrupted_by
+                       ? nlohmann::ordered_json(linux_sys::signal_name(result.report.interrupted_by))
+                       : nlohmann::ordered_json();
   json["session"] = result.report.session;
   json["sdist"] = {{"path", result.sdist_path},
                    {"project", result.sdist.project},
@@ -151,7 +158,9 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
 inline std::string build_to_text(const BuildResult& result) {
   std::string text = fmt::format("{} {}-{}: {}", result.report.session, result.sdist.project, result.sdist.version,
                                  result.outcome());
-  if (result.report.build)
+  if (result.report.interrupted_by)
+    text += fmt::format(" ({}: torn down as at its deadline)", linux_sys::signal_name(result.report.interrupted_by));
+  else if (result.report.build)
     text += result.report.build->timed_out ? " (killed at its deadline)"
                                            : fmt::format(" (build exited with {})", result.report.build->exit_code);
   text += "\n";

@@ -48,6 +48,7 @@
 
 #include "cli/host_checks.hpp"
 #include "snapcell/error.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/process_table.hpp"
 #include "snapcell/linux/sys.hpp"
 
@@ -56,10 +57,14 @@ namespace snapcell::cli::host {
 class SentinelProcesses {
  public:
   SentinelProcesses() {
+    const pid_t controller = ::getpid();
     for (bool own_session : {true, false}) {
       const pid_t pid = ::fork();
       if (pid < 0) throw Failure(errno_error("fork", "sentinel"));
       if (pid == 0) {
+        // Dies with verify, and lives through a signal to verify's group (I9).
+        if (!linux_sys::child_after_fork(controller, linux_sys::ChildMask::keep)) ::_exit(0);
+        linux_sys::close_inherited_fds();  // none of verify's scratch, loops or cgroups held by a sentinel
         if (own_session) ::setsid();
         if (::chdir("/") != 0) ::_exit(1);
         const int held = ::open("/", O_RDONLY | O_DIRECTORY);  // a file of `/`, open

@@ -9,7 +9,9 @@
 //   "clean": true,                               // nothing of the session remains
 //   "containment_proven": true,                  // false for the weak supervisor
 //   "lazily_detached": false,
-//   "build": {"ran": true, "timed_out": false, "exit_code": 0},
+//   "build": {"ran": true, "timed_out": false, "exit_code": 0, "interrupted": false},
+//   "outcome": "exited|timed_out|not_run|interrupted",
+//   "signal": "SIGINT" or null,                  // what interrupted snapcell (exit 128 + N)
 //   "phases_ms": {"validate": 0.01, "claim": 0.1, "mkdir": ..., "snapshot": ..., "mount": ...,
 //                 "prove": ..., "spawn": ..., "build": ..., "teardown": ...},
 //   "steps": [{"step": "kill", "target": "...", "outcome": "done|absent|refused|failed", "detail": "..."}],
@@ -21,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/report.hpp"
 
 namespace snapcell::cli {
@@ -39,7 +42,14 @@ inline nlohmann::ordered_json report_to_json(const Report& report, const std::st
   json["lazily_detached"] = report.lazily_detached;
   json["build"] = {{"ran", report.build.has_value()},
                    {"timed_out", report.build ? report.build->timed_out : false},
-                   {"exit_code", report.build ? report.build->exit_code : -1}};
+                   {"exit_code", report.build ? report.build->exit_code : -1},
+                   {"interrupted", report.build ? report.build->interrupted : false}};
+  json["outcome"] = report.interrupted_by ? "interrupted"
+                    : !report.build       ? "not_run"
+                    : report.build->timed_out ? "timed_out"
+                                              : "exited";
+  json["signal"] = report.interrupted_by ? nlohmann::ordered_json(linux_sys::signal_name(report.interrupted_by))
+                                         : nlohmann::ordered_json();
   nlohmann::ordered_json phases = nlohmann::ordered_json::object();
   for (const auto& [phase, ms] : report.phase_ms) phases[phase] = ms;
   json["phases_ms"] = phases;

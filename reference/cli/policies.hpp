@@ -11,6 +11,7 @@
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/copy_volumes.hpp"
 #include "snapcell/linux/directory_journal.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/linux/supervisors.hpp"
 #include "snapcell/linux/syscall_mounter.hpp"
@@ -23,6 +24,7 @@ namespace snapcell::cli {
 inline Result<linux_sys::SupervisorConfig> supervisor_config(const std::string& cgroup_parent) {
   linux_sys::SupervisorConfig config;
   config.cgroup_parent = cgroup_parent;
+  config.interrupt_fd = linux_sys::interrupts().fd();  // a build's wait ends at once on SIGINT/TERM/HUP/QUIT
   if (Status made = make_dir_if_missing(cgroup_parent, 0755); !made) return made.error();
   const std::string leaf = cgroup_parent.substr(cgroup_parent.rfind('/') + 1);
   auto v1_parent = [&](const std::string& mount, std::string& parent) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/exit_codes.hpp"
+#include "cli/interruptible.hpp"
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_options.hpp"
@@ -73,10 +74,14 @@ inline int reap_command(const ReapOptions& reap_options) {
     out["schema"] = "snapcell.reap/1";
     out["sessions"] = sessions;
     out["live"] = live;
+    // A signal does not cut a reap short (it is the cleanup): it is reported, and the exit code is 128 + N.
+    out["outcome"] = interrupted() ? "interrupted" : "completed";
+    out["signal"] = interrupted() ? nlohmann::ordered_json(linux_sys::signal_name(interrupted())) : nlohmann::ordered_json();
     std::puts(out.dump(2).c_str());
   } else {
     fmt::print("reaped {} session(s), {} left with remains, {} live left alone\n", reaped_count, left, live.size());
   }
+  if (interrupted()) return interrupted_exit(interrupted());
   return left == 0 && errors == 0 ? exit_ok : exit_sandbox_failed;
 }
 

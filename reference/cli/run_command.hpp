@@ -14,6 +14,7 @@
 
 #include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/interruptible.hpp"
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_options.hpp"
@@ -36,7 +37,8 @@ inline std::string summary_line(const Report& report) {
     total += ms;
     if (phase != "validate" && phase != "claim" && phase != "prove") phases += fmt::format(" {} {:.1f}", phase, ms);
   }
-  std::string outcome = !report.build             ? "not run"
+  std::string outcome = report.interrupted_by     ? linux_sys::signal_name(report.interrupted_by)
+                        : !report.build             ? "not run"
                         : report.build->timed_out ? "timed out"
                                                   : fmt::format("exit {}", report.build->exit_code);
   return fmt::format("{} {:<9} {:<14}{} | total {:.1f} ms", report.session, outcome,
@@ -56,6 +58,7 @@ inline int report_and_exit(const Report& report, const RunOptions& options) {
     for (const auto& [phase, ms] : report.phase_ms) phases += fmt::format(" {} {:.2f}", phase, ms);
     fmt::print("  timings (ms):{}\n", phases);
   }
+  if (report.interrupted_by != 0) return interrupted_exit(report.interrupted_by);
   if (!report.errors.empty() && !report.build) return exit_sandbox_failed;
   if (!report.clean()) return exit_sandbox_failed;
   if (!report.build || report.build->timed_out || report.build->exit_code != 0) return exit_build_failed;
@@ -95,14 +98,8 @@ inline int run_command(const RunOptions& options) {
     Isolation isolation;
     isolation.private_network = options.network == "none";
     BuildRequest request{options.base, options.command, log, isolation};
-    Report report;
-    if (session.begin(std::move(request)) && session.setup()) {
-      Status copied = copy_in(session.plan().mount_point, options.copy_in);
-      if (!copied) report.errors.push_back(copied.error());
-      if (copied && session.start()) (void)session.wait();
-    }
-    Report finished = session.teardown();
-    finished.errors.insert(finished.errors.begin(), report.errors.begin(), report.errors.end());
+    Report finished = run_interruptible(session, std::move(request),
+                                        [&] { return copy_in(session.plan().mount_point, options.copy_in); });
     return report_and_exit(finished, options);
   });
 }

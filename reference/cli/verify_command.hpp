@@ -37,6 +37,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/host_checks.hpp"
 #include "cli/host_probes.hpp"
+#include "cli/interruptible.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_command.hpp"
 #include "cli/run_options.hpp"
@@ -267,7 +268,7 @@ class Verifier {
       // builder's own uid is `snapcell build`'s, tested by its own suite).
       Isolation isolation;
       isolation.private_network = true;
-      report = session.run(BuildRequest{base_, argv, log, isolation});
+      report = run_interruptible(session, BuildRequest{base_, argv, log, isolation}, [] { return Status{}; });
       return 0;
     });
     return report;
@@ -478,6 +479,7 @@ inline int verify_command(const VerifyOptions& options) {
   }
   std::vector<Finding> findings;
   for (const Technique* technique : chosen) {
+    if (interrupted()) break;  // I9: no new session; the scratch, loops and cgroups go as at the end
     findings.push_back(verifier.run(*technique));
     if (!options.json) print_row(findings.back());
   }
@@ -502,12 +504,17 @@ inline int verify_command(const VerifyOptions& options) {
                      {"collateral", counts[Verdict::collateral]}, {"not_applicable", counts[Verdict::not_applicable]},
                      {"error", counts[Verdict::error]}};
     out["ok"] = ok;
+    out["outcome"] = interrupted() ? "interrupted" : "completed";
+    out["signal"] = interrupted() ? nlohmann::ordered_json(linux_sys::signal_name(interrupted())) : nlohmann::ordered_json();
     std::puts(out.dump(2).c_str());
   } else {
     fmt::print("{} technique(s): {} contained, {} leaked, {} collateral, {} not applicable, {} error\n", findings.size(),
                counts[Verdict::contained], counts[Verdict::leaked], counts[Verdict::collateral],
                counts[Verdict::not_applicable], counts[Verdict::error]);
+    if (interrupted()) fmt::print("interrupted by {}: the rest was not run; everything verify made is removed\n",
+                                  linux_sys::signal_name(interrupted()));
   }
+  if (interrupted()) return interrupted_exit(interrupted());
   if (counts[Verdict::error] > 0) {
     // Name what was not tried, on stderr too: the rows may have gone to a pipe.
     std::vector<std::string> missed;

@@ -36,6 +36,7 @@
 #include "snapcell/error.hpp"
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
 
@@ -50,9 +51,11 @@ inline Status run_program(const std::vector<std::string>& argv) {
   args.push_back(nullptr);
   auto null_fd = open_fd("/dev/null", O_RDWR);
   if (!null_fd) return null_fd.error();
+  const pid_t controller = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return errno_error("fork", argv.front());
   if (pid == 0) {  // async-signal-safe calls only until exec
+    if (!child_after_fork(controller)) ::_exit(127);
     ::dup2(null_fd->get(), STDIN_FILENO);
     ::dup2(null_fd->get(), STDOUT_FILENO);
     ::execvp(args[0], args.data());

@@ -20,6 +20,7 @@
 
 #include "snapcell/error.hpp"
 #include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/sys.hpp"
 
 extern char** environ;
@@ -69,9 +70,11 @@ inline Result<CommandOutput> run_capturing(const std::vector<std::string>& argv,
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return errno_error("pipe2", argv.front());
   UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
 
+  const pid_t controller = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return errno_error("fork", argv.front());
   if (pid == 0) {  // async-signal-safe calls only until exec
+    if (!child_after_fork(controller)) ::_exit(127);
     ::dup2(null_fd->get(), STDIN_FILENO);
     ::dup2(out_write.get(), STDOUT_FILENO);
     ::dup2(err_write.get(), STDERR_FILENO);

@@ -77,6 +77,9 @@ struct SupervisorConfig {
   Millis kill_bound{2'000};     // how long SIGKILL may take to empty the unit
   Millis poll_interval{5};      // how often the unit is looked at meanwhile
   Millis ready_timeout{10'000};  // how long the child may take to set up its root
+  // Readable when the controller is asked to stop (interrupt.hpp's signalfd):
+  // wait() then returns at once, as at the deadline. -1: none.
+  int interrupt_fd = -1;
 };
 
 namespace detail {
@@ -357,13 +360,14 @@ class LinuxSupervisor {
     const std::int64_t due = unit.spawned_at_ms + deadline.count();
     for (;;) {
       const std::int64_t left = std::max<std::int64_t>(0, due - detail::monotonic_ms());
-      pollfd ready{unit.leader.fd.get(), POLLIN, 0};
-      const int rc = ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
+      pollfd ready[2] = {{unit.leader.fd.get(), POLLIN, 0}, {config_.interrupt_fd, POLLIN, 0}};
+      const int rc = ::poll(ready, config_.interrupt_fd >= 0 ? 2 : 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
       if (rc < 0) {
         if (errno == EINTR) continue;
         return errno_error("poll", fmt::format("pidfd {}", unit.leader.pid));
       }
-      if (rc > 0) break;
+      if (ready[0].revents != 0) break;
+      if (rc > 0) return WaitOutcome{false, -1, true};  // the controller was interrupted: the deadline is now
       if (detail::monotonic_ms() >= due) return WaitOutcome{true, 0};
     }
     return peek_exit(unit);

@@ -1,0 +1,82 @@
+// I9's lease rule, on the real host (root): a build uid is not leased while
+// any process runs as it, whatever became of the controller that held it
+// (a build orphaned by a SIGKILLed `snapcell build` under --supervisor
+// cgroup runs on until reap, and its lock died with its controller).
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "cli/build_uid.hpp"
+#include "cli/state.hpp"
+
+namespace cli = snapcell::cli;
+
+namespace {
+
+// A child that takes `uid` as every id and waits; killed and reaped on scope exit.
+struct RunsAs {
+  explicit RunsAs(std::uint32_t uid) {
+    pid = ::fork();
+    if (pid == 0) {
+      if (::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0) ::_exit(1);
+      for (;;) ::pause();
+    }
+  }
+  ~RunsAs() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);  // our own unreaped child: its pid cannot have been reused
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  pid_t pid = -1;
+};
+
+// The child has switched ids once /proc shows it with them.
+bool seen_as(std::uint32_t uid) {
+  for (int i = 0; i < 200; ++i) {
+    auto in_use = cli::uid_in_use(uid);
+    if (in_use && *in_use) return true;
+    ::usleep(5'000);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("uid lease: a uid some process still runs as is skipped, and leased again once it is gone", "[host]") {
+  if (::geteuid() != 0) {
+    WARN("SKIPPED: needs root");
+    return;
+  }
+  char scratch_template[] = "/tmp/snapcell-uid-lease.XXXXXX";
+  REQUIRE(::mkdtemp(scratch_template) != nullptr);
+  const std::string scratch = scratch_template;
+  const cli::StateDirs dirs(scratch);
+  const std::uint64_t nonce = 4242;
+  const std::uint32_t first = cli::build_uid_first + nonce % cli::build_uid_count;
+
+  {
+    auto lease = cli::lease_build_uid(dirs, nonce);
+    REQUIRE(lease);
+    CHECK(lease->uid == first);  // nobody runs as it, nobody holds it
+  }  // released: the lock goes with the fd, as when a controller dies
+  {
+    RunsAs orphan(first);  // what a build orphaned by a SIGKILLed controller looks like
+    REQUIRE(seen_as(first));
+    auto lease = cli::lease_build_uid(dirs, nonce);
+    REQUIRE(lease);
+    CHECK(lease->uid != first);
+    CHECK(lease->uid == first + 1);
+  }
+  auto lease = cli::lease_build_uid(dirs, nonce);
+  REQUIRE(lease);
+  CHECK(lease->uid == first);
+  std::error_code ignored;
+  std::filesystem::remove_all(scratch, ignored);
+}
