@@ -144,7 +144,8 @@ check "killed task: volumes left" "$(ls "$state/volumes" 2>/dev/null | wc -l)" 0
 check "killed task: journal records left" "$(ls "$state/journal" 2>/dev/null | wc -l)" 0 ||
   { ls -la "$state/journal"; head -c 2000 "$state"/journal/* ; echo; tail -c 3000 "$scratch/log/epilog.log"; }
 check "killed task: cgroups left" "$(find "$cgroup_parent" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)" 0
-check "killed task: processes of build uids left" "$(ps -eo uid= | awk '$1 >= 3100000000 && $1 < 3100065536' | wc -l)" 0
+check "killed task: processes of build uids left" \
+  "$(ps -eo uid= | awk '{ u = $1 < 0 ? $1 + 4294967296 : $1 } u >= 3100000000 && u < 3100065536' | wc -l)" 0
 
 # ---- the summary ---------------------------------------------------------------------------
 summary="$scratch/out/summary.jsonl"
