@@ -5,6 +5,8 @@
 // filesystem: every mount point and layer in it is removed again, and
 // nothing is ever removed from `/` (I2).
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -13,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "snapcell/error.hpp"
+#include "snapcell/linux/fd.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
 
@@ -63,7 +66,18 @@ inline Status mount_private_tmpfs(const std::string& path, const char* source, c
 // mounted on it. The run dir inside is a small tmpfs of its own, so that a
 // mount point is always on another device than any volume; a bind-mounted
 // copy would otherwise look like a bare directory and be refused.
+//
+// Controllers started together on a fresh state dir (a batch, a farm node)
+// prepare it one at a time, under one lock on a tmpfs: without it two could
+// each see no tmpfs yet and stack two on the same directory, or one could
+// make mnt/ on the directory another is about to cover.
+inline constexpr const char* prepare_lock_path = "/run/snapcell-prepare.lock";
+
 inline Status prepare(const StateDirs& dirs) {
+  auto lock = linux_sys::open_fd(prepare_lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (!lock) return lock.error();
+  if (linux_sys::retry_eintr([&] { return ::flock(lock->get(), LOCK_EX); }) != 0)
+    return errno_error("flock", prepare_lock_path);
   if (Status made = make_dir_if_missing(dirs.root); !made) return made;
   auto state = linux_sys::stat_path(dirs.root);
   auto root = linux_sys::stat_path("/");
