@@ -23,8 +23,12 @@ using namespace snapcell::cli;
 
 void add_run(CLI::App& app, RunOptions& options) {
   auto* run = app.add_subcommand("run", "Run one command in a throwaway snapshot of a base, then tear it all down");
-  run->add_option("--base", options.base, "The base: a directory (overlay, copy) or a btrfs subvolume")->required();
-  run->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  run->add_option("--base", options.base,
+                  "The base: a directory (overlay, copy), a btrfs subvolume, or an origin logical volume VG/LV (lvm)")
+      ->required();
+  run->add_option("--backend", options.backend, "overlay, btrfs, copy or lvm")->capture_default_str();
+  run->add_option("--cow-size", options.cow_size,
+                  "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
   run->add_option("--supervisor", options.supervisor,
                   "default (cgroup + PID namespace) or pidns (cgroup and session: verify only, the command is root)")
       ->capture_default_str();
@@ -51,6 +55,7 @@ void add_reap(CLI::App& app, ReapOptions& options) {
   reap->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup parent the sessions used")
       ->capture_default_str();
   reap->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where that backend's snapshots are");
+  reap->add_option("--vg", options.volume_groups, "lvm: a volume group the sessions snapshotted in (repeatable)");
   reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
 }
 

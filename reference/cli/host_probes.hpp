@@ -46,6 +46,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cgroups.hpp"
 #include "cli/host_checks.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/interrupt.hpp"
@@ -200,8 +201,9 @@ class Witness {
       const auto v2 = cgroup_.find("0::");
       if (v2 != std::string::npos) {
         const std::string path = cgroup_.substr(v2 + 3, cgroup_.find('\n', v2) - v2 - 3);
-        const std::string mount = ::access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
-        back = static_cast<bool>(linux_sys::write_file(mount + path + "/cgroup.procs", std::to_string(pid())));
+        if (host_cgroups())
+          back = static_cast<bool>(
+              linux_sys::write_file(host_cgroups()->v2_mount + path + "/cgroup.procs", std::to_string(pid())));
       }
       events.push_back(fmt::format("the host's witness process {} was moved to another cgroup{}", pid(),
                                    back ? " (moved back)" : ""));

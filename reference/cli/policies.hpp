@@ -6,12 +6,14 @@
 
 #include <string>
 
+#include "cli/cgroups.hpp"
 #include "cli/run_options.hpp"
 #include "cli/state.hpp"
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/copy_volumes.hpp"
 #include "snapcell/linux/directory_journal.hpp"
 #include "snapcell/linux/interrupt.hpp"
+#include "snapcell/linux/lvm_volumes.hpp"
 #include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/linux/supervisors.hpp"
 #include "snapcell/linux/syscall_mounter.hpp"
@@ -20,15 +22,21 @@ namespace snapcell::cli {
 
 // Builds' cgroups go under one dedicated parent per hierarchy, made here if
 // missing; on a hybrid host the v1 pids and memory hierarchies get a parent
-// of the same name, so their limits can be enforced too.
+// of the same name, so their limits can be enforced too. Where the
+// hierarchies are comes from this host's mountinfo (cli/cgroups.hpp).
 inline Result<linux_sys::SupervisorConfig> supervisor_config(const std::string& cgroup_parent) {
+  if (!host_cgroups()) return host_cgroups().error();
+  const linux_sys::CgroupLayout& layout = *host_cgroups();
   linux_sys::SupervisorConfig config;
+  config.cgroup_mount = layout.v2_mount;
+  config.pids_v1_mount = layout.pids_v1_mount;
+  config.memory_v1_mount = layout.memory_v1_mount;
   config.cgroup_parent = cgroup_parent;
   config.interrupt_fd = linux_sys::interrupts().fd();  // a build's wait ends at once on SIGINT/TERM/HUP/QUIT
   if (Status made = make_dir_if_missing(cgroup_parent, 0755); !made) return made.error();
   const std::string leaf = cgroup_parent.substr(cgroup_parent.rfind('/') + 1);
   auto v1_parent = [&](const std::string& mount, std::string& parent) {
-    if (::access(join_path(mount, "cgroup.procs").c_str(), F_OK) != 0) return;  // no such v1 hierarchy here
+    if (mount.empty()) return;  // no such v1 hierarchy here (pure v2)
     if (make_dir_if_missing(join_path(mount, leaf), 0755)) parent = join_path(mount, leaf);
   };
   v1_parent(config.pids_v1_mount, config.pids_v1_parent);
@@ -63,6 +71,12 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
   if (options.backend == "btrfs") {
     linux_sys::BtrfsVolumes volumes(options.snapshot_dir.empty() ? parent_of(options.base) : options.snapshot_dir,
                                     options.btrfs_snapshot_bytes);
+    return with_supervisor(volumes);
+  }
+  if (options.backend == "lvm") {
+    // run fills options.lvm from the origin (check_base); reap knows only the VG.
+    if (!options.lvm) throw Failure(logic_error("--backend lvm", options.base, "no volume group chosen"));
+    linux_sys::LvmVolumes volumes(*options.lvm);
     return with_supervisor(volumes);
   }
   if (options.backend == "copy") {

@@ -23,12 +23,15 @@ namespace snapcell::cli {
 
 struct ReapOptions {
   std::string state_dir = "/run/snapcell";
-  std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
+  std::string cgroup_parent = default_cgroup_parent();
   std::string snapshot_dir;  // btrfs: where that backend's snapshots are
+  std::vector<std::string> volume_groups;  // lvm: the VGs whose snapcell-* snapshots the journal names
   bool json = false;
 };
 
 inline int reap_command(const ReapOptions& reap_options) {
+  for (const auto& vg : reap_options.volume_groups)
+    if (Status valid = linux_sys::validate_lvm_name("--vg", vg); !valid) return print_error(exit_bad_input, valid.error().message());
   StateDirs dirs(reap_options.state_dir);
   // Reap makes nothing: no journal means no session ever ran with this state dir.
   if (::access(dirs.journal.c_str(), F_OK) != 0) {
@@ -41,8 +44,17 @@ inline int reap_command(const ReapOptions& reap_options) {
   int reaped_count = 0;
   int left = 0;
   int errors = 0;
+  // One pass per backend location: lvm once per VG given, btrfs only with its snapshot dir.
+  std::vector<std::pair<std::string_view, std::string>> passes;
   for (std::string_view backend : backends) {
-    if (backend == "btrfs" && reap_options.snapshot_dir.empty()) continue;  // no btrfs location given
+    if (backend == "btrfs" && reap_options.snapshot_dir.empty()) continue;
+    if (backend == "lvm") {
+      for (const auto& vg : reap_options.volume_groups) passes.emplace_back(backend, vg);
+      continue;
+    }
+    passes.emplace_back(backend, "");
+  }
+  for (const auto& [backend, volume_group] : passes) {
     for (std::string_view supervisor : supervisors) {
       RunOptions options;
       options.backend = std::string(backend);
@@ -51,6 +63,9 @@ inline int reap_command(const ReapOptions& reap_options) {
       options.cgroup_parent = reap_options.cgroup_parent;
       options.snapshot_dir = reap_options.snapshot_dir;
       options.base = "/";
+      if (backend == "lvm")  // removal and the ownership proof need only the VG: mode and filesystem do not matter
+        options.lvm = linux_sys::LvmConfig{volume_group, linux_sys::LvmSnapshotMode::classic, "64m", "ext4",
+                                           lvm_options_for_this_host()};
       with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor_policy, auto& journal) {
         ReapConfig config{"snapcell", dirs.mounts, Millis{2'000}};
         ReapReport reaped = reap(Policies{volumes, mounter, supervisor_policy}, journal, config);
@@ -64,7 +79,7 @@ inline int reap_command(const ReapOptions& reap_options) {
           ++errors;
           fmt::print(stderr, "snapcell reap: {}\n", one_line(error.message()));
         }
-        if (backend == backends[0] && supervisor == supervisors[0]) live = reaped.live;
+        if (backend == passes.front().first && supervisor == supervisors[0]) live = reaped.live;
         return 0;
       });
     }

@@ -65,9 +65,23 @@ inline int report_and_exit(const Report& report, const RunOptions& options) {
   return exit_ok;
 }
 
-// The base must be what the backend snapshots: a directory, or for btrfs the
-// root of a subvolume. Checked before anything is created.
-inline Status check_base(const RunOptions& options) {
+// The base must be what the backend snapshots: a directory, for btrfs the
+// root of a subvolume, for lvm an active origin LV with a filesystem (what
+// lvs and its superblock say goes into options.lvm). Checked before anything
+// is created.
+inline Status check_base(RunOptions& options) {
+  if (options.backend == "lvm") {
+    auto name = parse_lvm_base(options.base);
+    if (!name) return name.error();
+    const linux_sys::LvmOptions lvm = lvm_options_for_this_host();
+    auto origin = probe_lvm_origin(*name, lvm);
+    if (!origin) return origin.error();
+    linux_sys::LvmConfig config{name->volume_group, origin->mode, "", origin->fs_type, lvm};
+    if (origin->mode == linux_sys::LvmSnapshotMode::classic)
+      config.classic_size = options.cow_size.empty() ? default_cow_size(origin->size_bytes) : options.cow_size;
+    options.lvm = config;
+    return {};
+  }
   auto base = linux_sys::open_fd(options.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!base) {
     Error error = base.error();
@@ -79,7 +93,13 @@ inline Status check_base(const RunOptions& options) {
   return {};
 }
 
-inline int run_command(const RunOptions& options) {
+// What the volume manager snapshots: the base directory, or for lvm the
+// origin's bare LV name (its VG is the manager's).
+inline std::string snapshot_origin(const RunOptions& options) {
+  return options.lvm ? options.base.substr(options.base.find('/') + 1) : options.base;
+}
+
+inline int run_command(RunOptions options) {
   if (Status base = check_base(options); !base) return print_error(exit_bad_input, base.error().message());
   for (const auto& file : options.copy_in) {
     auto st = linux_sys::stat_path(file);
@@ -97,7 +117,7 @@ inline int run_command(const RunOptions& options) {
     std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
     Isolation isolation;
     isolation.private_network = options.network == "none";
-    BuildRequest request{options.base, options.command, log, isolation};
+    BuildRequest request{snapshot_origin(options), options.command, log, isolation};
     Report finished = run_interruptible(session, std::move(request),
                                         [&] { return copy_in(session.plan().mount_point, options.copy_in); });
     return report_and_exit(finished, options);

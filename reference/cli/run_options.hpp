@@ -10,12 +10,15 @@
 
 #include <fmt/format.h>
 
+#include "cli/cgroups.hpp"
+#include "cli/lvm_base.hpp"
 #include "snapcell/error.hpp"
+#include "snapcell/linux/lvm_volumes.hpp"
 #include "snapcell/names.hpp"
 
 namespace snapcell::cli {
 
-inline constexpr std::string_view backends[] = {"overlay", "btrfs", "copy"};
+inline constexpr std::string_view backends[] = {"overlay", "btrfs", "copy", "lvm"};
 inline constexpr std::string_view supervisors[] = {"default", "cgroup", "pidns", "session"};
 
 struct RunOptions {
@@ -28,12 +31,14 @@ struct RunOptions {
   bool summary = false;                     // one line: outcome, cleanup, per-phase timings
   std::string state_dir = "/run/snapcell";  // mount points, journal, overlay layers; must not be on `/`
   std::string snapshot_dir;                 // btrfs: where snapshots go; default: beside the base
-  std::string cgroup_parent = "/sys/fs/cgroup/unified/snapcell.slice";
+  std::string cgroup_parent = default_cgroup_parent();
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
   std::uint64_t overlay_layers_bytes = 1ull << 30;  // overlay: what one build may write (its layers' tmpfs)
   std::optional<std::uint64_t> btrfs_snapshot_bytes;  // btrfs: a qgroup cap per snapshot (needs quotas); none by default
+  std::string cow_size;                     // lvm classic: COW space per snapshot (lvcreate -L); default: from the origin
+  std::optional<linux_sys::LvmConfig> lvm;  // lvm: what check_base learnt of the origin (VG, mode, filesystem)
   std::vector<std::string> command;
 };
 
@@ -48,7 +53,7 @@ inline Status validate_sandbox_choices(std::string_view backend, std::string_vie
                                        double grace_seconds) {
   auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
   if (!one_of(backend, backends))
-    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", backend));
+    return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs, copy or lvm)", backend));
   if (!one_of(supervisor, supervisors))
     return reject("--supervisor", fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", supervisor));
   if (!(timeout_seconds > 0 && timeout_seconds <= 7 * 24 * 3600))
@@ -59,7 +64,13 @@ inline Status validate_sandbox_choices(std::string_view backend, std::string_vie
 
 inline Status validate(const RunOptions& options) {
   auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
-  if (Status base = validate_absolute_path("--base", options.base); !base) return base;
+  if (options.backend == "lvm") {
+    if (auto name = parse_lvm_base(options.base); !name) return name.error();
+    if (!options.cow_size.empty())
+      if (Status size = validate_lvm_size("--cow-size", options.cow_size); !size) return size;
+  } else if (Status base = validate_absolute_path("--base", options.base); !base) {
+    return base;
+  }
   if (Status sandbox = validate_sandbox_choices(options.backend, options.supervisor, options.timeout_seconds,
                                                 options.grace_seconds);
       !sandbox)
@@ -76,6 +87,7 @@ inline Status validate(const RunOptions& options) {
   if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
+  if (!host_cgroups()) return host_cgroups().error();
   if (Status cgroup = validate_absolute_path("--cgroup-parent", options.cgroup_parent); !cgroup) return cgroup;
   if (!options.log.empty())
     if (Status log = validate_absolute_path("--log", options.log); !log) return log;

@@ -75,6 +75,8 @@ inline Status validate(const VerifyOptions& options) {
   auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
   if (!one_of(options.backend, backends))
     return reject("--backend", fmt::format("unknown backend '{}' (overlay, btrfs or copy)", options.backend));
+  if (options.backend == "lvm")
+    return reject("--backend", "lvm is taken by run and reap so far; verify on lvm is not there yet (issue 16)");
   if (!one_of(options.supervisor, supervisors))
     return reject("--supervisor",
                   fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
@@ -436,6 +438,7 @@ inline int verify_command(const VerifyOptions& options) {
     return exit_ok;
   }
   if (::geteuid() != 0) return print_error(exit_sandbox_failed, "verify: needs root (snapshots, mounts, cgroups)");
+  if (!host_cgroups()) return print_error(exit_sandbox_failed, fmt::format("verify: {}", host_cgroups().error().message()));
   std::vector<const Technique*> chosen;
   for (const auto& technique : catalogue())
     if (options.only.empty() || std::find(options.only.begin(), options.only.end(), technique.name) != options.only.end())

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/cgroups.hpp"
 #include "cli/host_checks.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/scratch_tmpfs.hpp"
@@ -62,6 +63,7 @@ class VerifyCgroups {
   VerifyCgroups(const VerifyCgroups&) = delete;
   VerifyCgroups& operator=(const VerifyCgroups&) = delete;
   ~VerifyCgroups() {
+    if (!host_cgroups()) return;
     if (::access((v2_parent() + "/cgroup.kill").c_str(), W_OK) == 0)
       (void)linux_sys::write_file(v2_parent() + "/cgroup.kill", "1");
     for (const auto& parent : parents()) {
@@ -69,9 +71,14 @@ class VerifyCgroups {
       remove_when_empty(parent);
     }
   }
-  std::string v2_parent() const { return "/sys/fs/cgroup/unified/" + leaf_; }
+  // Under this host's hierarchies (cli/cgroups.hpp); verify refuses to start without a v2 one.
+  std::string v2_parent() const { return host_cgroups() ? join_path(host_cgroups()->v2_mount, leaf_) : std::string(); }
   std::vector<std::string> parents() const {
-    return {v2_parent(), "/sys/fs/cgroup/pids/" + leaf_, "/sys/fs/cgroup/memory/" + leaf_};
+    std::vector<std::string> all;
+    if (!host_cgroups()) return all;
+    for (const std::string& mount : {host_cgroups()->v2_mount, host_cgroups()->pids_v1_mount, host_cgroups()->memory_v1_mount})
+      if (!mount.empty()) all.push_back(join_path(mount, leaf_));
+    return all;
   }
 
  private:

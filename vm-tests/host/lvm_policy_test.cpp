@@ -1,4 +1,5 @@
-// LvmVolumes' pieces that need no device-mapper, on the host (label unit):
+// LvmVolumes' pieces that need no device-mapper, on the host (label unit),
+// and the CLI's reading of `--backend lvm` bases (reference/cli/lvm_base.hpp):
 // the lvs JSON reader on real lvs output captured in the guest
 // (fuzz/corpus/lvm_report/) and on malformed text, lvm's name rule, and
 // the command runner against a stand-in `lvm` script that records its argv,
@@ -17,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "snapcell/linux/lvm_report.hpp"
+#include "cli/lvm_base.hpp"
 #include "snapcell/linux/lvm_volumes.hpp"
 
 using snapcell::linux_sys::LvmConfig;
@@ -172,4 +174,53 @@ TEST_CASE("LvmVolumes: list keeps the convention's names of its own VG, with the
   auto none = other.volumes(LvmSnapshotMode::classic).list("vmtest-");
   REQUIRE(none);
   CHECK(none->empty());
+}
+
+TEST_CASE("lvs JSON reader: lv_size in bytes, and nothing else passes for a size", "[lvm]") {
+  auto sized = parse_lvs_report(R"({"report": [{"lv": [{"lv_name": "base", "vg_name": "vg0", "lv_size": "1073741824"}]}]})");
+  REQUIRE(sized);
+  REQUIRE(sized->size() == 1);
+  CHECK(sized->front().size_bytes == 1073741824u);
+  CHECK_FALSE(parse_lvs_report(R"({"report": [{"lv": [{"lv_name": "a", "vg_name": "v", "lv_size": "1.00g"}]}]})"));
+  CHECK_FALSE(parse_lvs_report(R"({"report": [{"lv": [{"lv_name": "a", "vg_name": "v", "lv_size": "99999999999999999999"}]}]})"));
+  CHECK_FALSE(parse_lvs_report(R"({"report": [{"lv": [{"lv_name": "base", "vg_name": "vg0"}]}]})")->front().size_bytes);
+}
+
+TEST_CASE("--backend lvm: the base is VG/LV and nothing else", "[lvm][cli]") {
+  using snapcell::cli::parse_lvm_base;
+  auto name = parse_lvm_base("vg0/bookworm");
+  REQUIRE(name);
+  CHECK(name->volume_group == "vg0");
+  CHECK(name->origin == "bookworm");
+  for (const char* bad : {"", "bookworm", "/dev/vg0/bookworm", "vg0/", "/vg0", "vg0/a/b", "-vg/a", "vg/-a", "vg/snapcell-1",
+                          "./a", "vg/a b"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_lvm_base(bad));
+  }
+}
+
+TEST_CASE("--backend lvm: the origin's filesystem from its superblock, sizes as lvcreate takes them", "[lvm][cli]") {
+  using snapcell::cli::filesystem_of_superblock;
+  std::string head(0x10040 + 8, '\0');
+  CHECK(filesystem_of_superblock(head).empty());
+  std::string ext = head;
+  ext[1080] = '\x53', ext[1081] = '\xEF';
+  CHECK(filesystem_of_superblock(ext) == "ext4");
+  std::string xfs = head;
+  xfs.replace(0, 4, "XFSB");
+  CHECK(filesystem_of_superblock(xfs) == "xfs");
+  std::string btrfs = head;
+  btrfs.replace(0x10040, 8, "_BHRfS_M");
+  CHECK(filesystem_of_superblock(btrfs) == "btrfs");
+  CHECK(filesystem_of_superblock(btrfs.substr(0, 0x10040 + 4)).empty());  // a device shorter than the magic
+
+  using snapcell::cli::validate_lvm_size;
+  for (const char* good : {"512m", "2g", "64", "1T", "4096k"}) CHECK(validate_lvm_size("--cow-size", good));
+  for (const char* bad : {"", "0", "0m", "m", "1.5g", "10%ORIGIN", "-1m", "1 m", "9999999999999g"}) {
+    INFO(bad);
+    CHECK_FALSE(validate_lvm_size("--cow-size", bad));
+  }
+  using snapcell::cli::default_cow_size;
+  CHECK(default_cow_size(0) == "32768k");                  // at least 32 MiB
+  CHECK(default_cow_size(8ull << 30) == "2097152k");       // a quarter of an 8 GiB origin
 }

@@ -12,6 +12,7 @@
 // never a partial list, because a volume missed here is a volume reap would
 // not see.
 
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@ struct LvRecord {
   std::optional<double> data_percent;  // a thin pool's or thin LV's data use; a classic snapshot's COW use
   std::optional<int> kernel_major;     // of the active device; absent when inactive
   std::optional<int> kernel_minor;
+  std::optional<std::uint64_t> size_bytes;  // lv_size, when asked for with `--units b --nosuffix`
 
   bool active() const { return lv_attr.size() == 10 && lv_attr[4] == 'a'; }
   // lv_attr's 5th character: 'I' for an invalidated classic snapshot, which
@@ -52,6 +54,17 @@ inline Result<std::optional<double>> percent_field(const std::string& text, std:
   if (end != text.c_str() + text.size() || !(value >= 0.0 && value <= 100.0))
     return report_error(fmt::format("{} is not a percentage: '{}'", field, text));
   return std::optional<double>{value};
+}
+
+inline Result<std::optional<std::uint64_t>> bytes_field(const std::string& text, std::string_view field) {
+  if (text.empty()) return std::optional<std::uint64_t>{};
+  if (text.size() > 19) return report_error(fmt::format("{} is too long: '{}'", field, text));
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return report_error(fmt::format("{} is not a byte count: '{}'", field, text));
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return std::optional<std::uint64_t>{value};
 }
 
 inline Result<std::optional<int>> device_number_field(const std::string& text, std::string_view field) {
@@ -85,7 +98,7 @@ inline Result<std::vector<LvRecord>> parse_lvs_report(std::string_view text) {
     for (const json& row : *lvs) {
       if (!row.is_object()) return detail::report_error("an lv row is not an object");
       LvRecord record;
-      std::string data_percent, major, minor;
+      std::string data_percent, major, minor, size;
       bool has_name = false, has_vg = false;
       for (auto field = row.begin(); field != row.end(); ++field) {
         if (!field.value().is_string())
@@ -100,6 +113,7 @@ inline Result<std::vector<LvRecord>> parse_lvs_report(std::string_view text) {
         else if (key == "data_percent") data_percent = value;
         else if (key == "lv_kernel_major") major = value;
         else if (key == "lv_kernel_minor") minor = value;
+        else if (key == "lv_size") size = value;
         // other fields are allowed and ignored: what was asked for decides
       }
       if (!has_name || record.lv_name.empty()) return detail::report_error("an lv row has no lv_name");
@@ -115,6 +129,9 @@ inline Result<std::vector<LvRecord>> parse_lvs_report(std::string_view text) {
       if (!minor_number) return minor_number.error();
       record.kernel_major = *major_number;
       record.kernel_minor = *minor_number;
+      auto size_bytes = detail::bytes_field(size, "lv_size");
+      if (!size_bytes) return size_bytes.error();
+      record.size_bytes = *size_bytes;
       records.push_back(std::move(record));
     }
   }
