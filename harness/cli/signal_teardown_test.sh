@@ -126,21 +126,35 @@ command_for() {  # target -> sets cmd, what, window
   esac
 }
 
+# verify's scratch dirs, mounts, cgroup parents and loop devices on the
+# host, one per line. Those that were there before the first trial belong to
+# someone else (a test that ran earlier, a verify running beside us): the
+# trials are judged on what is new, and the others are named once below.
+verify_leftovers() {
+  findmnt -rn -o TARGET,SOURCE | grep -E 'snapcell-verify' | sed 's/^/mount /'
+  find /sys/fs/cgroup/{unified,pids,memory} -maxdepth 1 -name 'snapcell-verify-*' 2>/dev/null | sed 's/^/cgroup /'
+  ls -d /tmp/snapcell-verify* 2>/dev/null | sed 's/^/scratch /'
+  losetup -a | grep snapcell-verify | sed 's/^/loop /'
+}
+verify_before=$(verify_leftovers | sort)
+[[ -z "$verify_before" ]] || echo "note: verify leftovers from before this test, not ours, not judged: $verify_before"
+new_verify_leftovers() { comm -13 <(printf '%s\n' "$verify_before") <(verify_leftovers | sort) | grep -c "^$1 "; }
+
 # Nothing of the trial's session(s) anywhere on the host.
 check_left() {
   local session=$1
   local n
-  n=$(findmnt -rn -o TARGET,SOURCE | grep -cE "^$state/mnt/|snapcell-verify|${session:-@none@}")
-  ((n == 0)) || fail "$n mount(s) left: $(findmnt -rn -o TARGET,SOURCE | grep -E "^$state/mnt/|snapcell-verify|${session:-@none@}" | head -3)"
+  n=$(findmnt -rn -o TARGET,SOURCE | grep -cE "^$state/mnt/|${session:-@none@}")
+  ((n == 0)) || fail "$n mount(s) left: $(findmnt -rn -o TARGET,SOURCE | grep -E "^$state/mnt/|${session:-@none@}" | head -3)"
+  n=$(new_verify_leftovers mount); ((n == 0)) || fail "$n verify mount(s) left"
   n=$(ls "$state/mnt" 2>/dev/null | wc -l); ((n == 0)) || fail "$n mount point(s) left"
   n=$(ls "$state/volumes" 2>/dev/null | wc -l); ((n == 0)) || fail "$n volume(s) left"
   n=$(ls "$state/journal" 2>/dev/null | wc -l); ((n == 0)) || fail "$n journal record(s) left"
   n=$(find "$cgroup_parent" /sys/fs/cgroup/{pids,memory}/"$leaf" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
   ((n == 0)) || fail "$n cgroup(s) left under the parent"
-  n=$(find /sys/fs/cgroup/{unified,pids,memory} -maxdepth 1 -name 'snapcell-verify-*' 2>/dev/null | wc -l)
-  ((n == 0)) || fail "$n verify cgroup parent(s) left"
-  n=$(ls -d /tmp/snapcell-verify* 2>/dev/null | wc -l); ((n == 0)) || fail "$n verify scratch dir(s) left"
-  n=$(losetup -a | grep -c snapcell-verify); ((n == 0)) || fail "$n verify loop device(s) left"
+  n=$(new_verify_leftovers cgroup); ((n == 0)) || fail "$n verify cgroup parent(s) left"
+  n=$(new_verify_leftovers scratch); ((n == 0)) || fail "$n verify scratch dir(s) left"
+  n=$(new_verify_leftovers loop); ((n == 0)) || fail "$n verify loop device(s) left"
   n=$(pgrep -c -f 'sleep 3117'); ((n == 0)) || fail "$n process(es) of the build left"
   # (a zombie is dead: one the kernel handed to PID 1 may wait a moment to be
   # reaped; ps prints a uid above 2^31 as a negative number)
