@@ -9,8 +9,8 @@
 #   verify/mutant/<name>                 a CLI built against a copy of include/ with one
 #                                        protection disabled: its technique must be leaked, with
 #                                        the leak the mutant file names
-# The README's containment table is generated from the same matrices
-# (unit/readme-containment-table-matches-the-matrices, also label verify).
+# The containment table of docs/verify.md is generated from the same matrices
+# (unit/docs-containment-table-matches-the-matrices, also label verify).
 set(SNAPCELL_VERIFY_DIR ${CMAKE_CURRENT_LIST_DIR})
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
