@@ -332,15 +332,18 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// The targets of the markdown links and images of a page, outside code:
-// "[text](target)" and "![alt](target)"; "<...>" and titles are not used here.
+// The targets of the markdown links and images of a page, outside code
+// blocks and `code spans`: "[text](target)" and "![alt](target)"; "<...>"
+// and titles are not used here.
 std::vector<std::string> link_targets(const std::string& text) {
   static const std::regex link(R"(\]\(([^)\s]+)\))");
+  static const std::regex code_span("`[^`]*`");
   std::vector<std::string> targets;
   bool fenced = false;
-  for (const std::string& line : lines_of(text)) {
-    if (line.rfind("```", 0) == 0) fenced = !fenced;
+  for (const std::string& raw : lines_of(text)) {
+    if (raw.rfind("```", 0) == 0) fenced = !fenced;
     if (fenced) continue;
+    const std::string line = std::regex_replace(raw, code_span, "");
     for (auto it = std::sregex_iterator(line.begin(), line.end(), link); it != std::sregex_iterator(); ++it)
       targets.push_back((*it)[1].str());
   }
