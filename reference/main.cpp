@@ -17,6 +17,11 @@
 #include "cli/run_options.hpp"
 #include "cli/verify_command.hpp"
 
+// The version of CMake's project(), given by the build (reference/CMakeLists.txt).
+#ifndef SNAPCELL_VERSION
+#error "SNAPCELL_VERSION is not defined: the build passes project(snapcell VERSION ...) as a compile definition"
+#endif
+
 namespace {
 
 using namespace snapcell::cli;
@@ -131,7 +136,7 @@ int main(int argc, char** argv) {
   if (snapcell::Status installed = snapcell::linux_sys::interrupts().install(); !installed)
     return print_error(exit_sandbox_failed, installed.error().message());
   CLI::App app{"snapcell: throwaway copy-on-write build sandboxes that prove nothing is left behind"};
-  app.set_version_flag("--version", "snapcell 0.1.0");
+  app.set_version_flag("--version", "snapcell " SNAPCELL_VERSION);
   app.require_subcommand(1);
   RunOptions run_options;
   ReapOptions reap_options;

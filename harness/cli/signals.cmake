@@ -44,6 +44,7 @@ foreach(spec IN LISTS SNAPCELL_CLI_MUTANTS)
   target_include_directories(${cli} BEFORE PRIVATE ${out} ${PROJECT_SOURCE_DIR}/reference)
   target_link_libraries(${cli} PRIVATE fmt::fmt CLI11::CLI11 nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
   target_compile_features(${cli} PRIVATE cxx_std_20)
+  target_compile_definitions(${cli} PRIVATE SNAPCELL_VERSION="${PROJECT_VERSION}")
   target_compile_options(${cli} PRIVATE -O1 -g0)
   # Ten trials are plenty: the unmutated CLI passes all thirty.
   add_test(NAME mutant/cli-${name}

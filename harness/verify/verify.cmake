@@ -9,8 +9,8 @@
 #   verify/mutant/<name>                 a CLI built against a copy of include/ with one
 #                                        protection disabled: its technique must be leaked, with
 #                                        the leak the mutant file names
-# The README's containment table is generated from the same matrices
-# (unit/readme-containment-table-matches-the-matrices, also label verify).
+# The containment table of docs/verify.md is generated from the same matrices
+# (unit/docs-containment-table-matches-the-matrices, also label verify).
 set(SNAPCELL_VERIFY_DIR ${CMAKE_CURRENT_LIST_DIR})
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
@@ -83,6 +83,7 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   target_include_directories(${cli} BEFORE PRIVATE ${out} ${PROJECT_SOURCE_DIR}/reference)
   target_link_libraries(${cli} PRIVATE fmt::fmt CLI11::CLI11 nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
   target_compile_features(${cli} PRIVATE cxx_std_20)
+  target_compile_definitions(${cli} PRIVATE SNAPCELL_VERSION="${PROJECT_VERSION}")
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:${cli}> -DTECHNIQUE=${technique} -DSUPERVISOR=${supervisor}

@@ -1,5 +1,5 @@
 // `snapcell verify --json` read back with nlohmann-json: the schema
-// snapcell.verify/1 as README "Verifying containment" documents it, and a
+// snapcell.verify/1 as docs/verify.md documents it, and a
 // report that agrees with itself and with the exit code. Two techniques
 // under the session supervisor: one it contains (well_behaved) and one it
 // leaks by design (setsid_escape), so both verdicts are read back.

@@ -1,6 +1,6 @@
 #pragma once
 // The machine-readable report, schema "snapcell.report/1". Stable: fields are
-// only ever added. Documented in reference/README section of the top README.
+// only ever added. Documented in docs/snapcell.1 (JSON OUTPUT) and docs/cli.md.
 //
 // {
 //   "schema": "snapcell.report/1",

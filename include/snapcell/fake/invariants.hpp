@@ -1,7 +1,7 @@
 #pragma once
-// The invariants I1-I7 of DESIGN.md, checked against the fake world's ground
-// truth: its signal log, its action log, its tables. Never against what a
-// session says of itself, except where I3 demands the report be accurate.
+// The invariants I1-I7 of docs/design.md, checked against the fake world's
+// ground truth: its signal log, its action log, its tables. Never against what
+// a session says of itself, except where I3 demands the report be accurate.
 
 #include <algorithm>
 #include <set>

@@ -1,19 +1,26 @@
-// snapcell-readme-claims: the README's claims checked against their sources,
-// so that the two cannot drift apart.
+// snapcell-doc-claims: the documentation's claims checked against their
+// sources, so that the two cannot drift apart.
 //
-//   snapcell-readme-claims containment README EXPECTED_DIR [--write]
-//     The containment table (between the markers below) must be exactly the
-//     table generated from the verify matrices, harness/verify/expected/
-//     <backend>-<supervisor>.txt: one row per technique, one column per
-//     supervisor, a cell naming the backends where they differ. --write puts
-//     the generated table into the README instead.
-//   snapcell-readme-claims performance README SOURCE_DIR
-//     Every figure of the Performance section comes from a checked-in result:
-//     each block (paragraph, list item, table) that prints a number cites
-//     bench/results/<date>-<what>.json (or follows a block that does), the
-//     file exists, holds a commit, a command and the load average, and every
-//     number the block prints appears in it.
-// Exit 0 when the README agrees, 1 with one line per disagreement, 2 on bad use.
+//   snapcell-doc-claims containment DOC EXPECTED_DIR [--write]
+//     The containment table of DOC (docs/verify.md), between the markers
+//     below, must be exactly the table generated from the verify matrices,
+//     harness/verify/expected/<backend>-<supervisor>.txt: one row per
+//     technique, one column per supervisor, a cell naming the backends where
+//     they differ. --write puts the generated table into DOC instead.
+//   snapcell-doc-claims performance DOC SOURCE_DIR
+//     Every figure of DOC (docs/performance.md, the whole page) comes from a
+//     checked-in result: each block (paragraph, list item, table) that prints
+//     a number cites bench/results/<date>-<what>.json (or follows a block
+//     that does), the file exists, holds a commit, a command and the load
+//     average, and every number the block prints appears in it.
+//   snapcell-doc-claims docs SOURCE_DIR
+//     README.md is what a new user reads first: under 200 lines, opening
+//     (after its title) with exactly the two commands below, each a
+//     script of the tree, and linking docs/design.md, which defines each of
+//     I1-I9 under a heading of its own. Every relative link of README.md and
+//     docs/*.md leads to a file of the tree.
+// Exit 0 when the documentation agrees, 1 with one line per disagreement, 2
+// on bad use.
 
 #include <algorithm>
 #include <cctype>
@@ -26,6 +33,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -44,11 +52,11 @@ std::string read_file(const fs::path& path) {
 
 constexpr const char* table_begin =
     "<!-- containment table: generated from harness/verify/expected/ by "
-    "`snapcell-readme-claims containment README.md harness/verify/expected --write`; "
-    "the test unit/readme-containment-table-matches-the-matrices fails when they disagree -->";
+    "`snapcell-doc-claims containment docs/verify.md harness/verify/expected --write`; "
+    "the test unit/docs-containment-table-matches-the-matrices fails when they disagree -->";
 constexpr const char* table_end = "<!-- end of the containment table -->";
 
-// Known names first, in the README's order; anything new after them, sorted.
+// Known names first, in the table's order; anything new after them, sorted.
 int rank(const std::vector<std::string>& known, const std::string& name) {
   const auto it = std::find(known.begin(), known.end(), name);
   return it == known.end() ? static_cast<int>(known.size()) : static_cast<int>(it - known.begin());
@@ -151,25 +159,25 @@ std::string containment_table(const Matrices& m) {
   return out.str();
 }
 
-int containment(const fs::path& readme, const fs::path& expected, bool write) {
-  std::string text = read_file(readme);
+int containment(const fs::path& doc, const fs::path& expected, bool write) {
+  std::string text = read_file(doc);
   const std::string generated = containment_table(read_matrices(expected));
   const auto begin = text.find(table_begin);
   const auto end = text.find(table_end);
   if (begin == std::string::npos || end == std::string::npos || end < begin) {
-    std::cout << readme.string() << ": no containment table between the markers '" << table_begin << "' and '"
+    std::cout << doc.string() << ": no containment table between the markers '" << table_begin << "' and '"
               << table_end << "'\n";
     return 1;
   }
   const std::string current = text.substr(begin, end + std::string(table_end).size() - begin);
   if (write) {
     text.replace(begin, current.size(), generated);
-    std::ofstream(readme, std::ios::binary) << text;
-    std::cout << "wrote the containment table into " << readme.string() << "\n";
+    std::ofstream(doc, std::ios::binary) << text;
+    std::cout << "wrote the containment table into " << doc.string() << "\n";
     return 0;
   }
   if (current == generated) {
-    std::cout << "the README's containment table is the one the matrices give\n";
+    std::cout << doc.string() << ": the containment table is the one the matrices give\n";
     return 0;
   }
   // Name the rows that differ, then show the whole expected table.
@@ -178,10 +186,10 @@ int containment(const fs::path& readme, const fs::path& expected, bool write) {
   for (std::string line; std::getline(a, line);) have.insert(line);
   for (std::string line; std::getline(b, line);) want.insert(line);
   for (const auto& line : want)
-    if (!have.count(line)) std::cout << "README lacks: " << line << "\n";
+    if (!have.count(line)) std::cout << doc.string() << " lacks: " << line << "\n";
   for (const auto& line : have)
-    if (!want.count(line)) std::cout << "README has, the matrices do not: " << line << "\n";
-  std::cout << "the README's containment table disagrees with " << expected.string() << "; the matrices give:\n"
+    if (!want.count(line)) std::cout << doc.string() << " has, the matrices do not: " << line << "\n";
+  std::cout << doc.string() << ": the containment table disagrees with " << expected.string() << "; the matrices give:\n"
             << generated << "\n";
   return 1;
 }
@@ -202,7 +210,7 @@ std::string canonical(std::string number) {
   return number;
 }
 
-// The numbers a README block prints: digits not glued to a name (I7,
+// The numbers a block of prose prints: digits not glued to a name (I7,
 // cgroup v2, sha256 and x86_64 are names, not figures); 8,000 is one number.
 std::vector<std::string> printed_numbers(const std::string& text) {
   static const std::regex number(R"([0-9]+(,[0-9]{3})*(\.[0-9]+)?)");
@@ -249,15 +257,9 @@ std::vector<std::string> blocks_of(const std::string& section) {
   return blocks;
 }
 
-int performance(const fs::path& readme, const fs::path& source) {
-  const std::string text = read_file(readme);
-  const auto begin = text.find("\n## Performance\n");
-  if (begin == std::string::npos) {
-    std::cout << readme.string() << ": no '## Performance' section\n";
-    return 1;
-  }
-  const auto end = text.find("\n## ", begin + 1);
-  const std::string section = text.substr(begin + 1, end == std::string::npos ? std::string::npos : end - begin - 1);
+// The page is the section: every block of it, from its title to its end.
+int performance(const fs::path& doc, const fs::path& source) {
+  const std::string section = read_file(doc);
 
   static const std::regex citation(R"(bench/results/[0-9]{4}-[0-9]{2}-[0-9]{2}-[A-Za-z0-9._-]+\.json)");
   static const std::regex any_path(R"(bench/results/[A-Za-z0-9._/-]+)");
@@ -306,9 +308,110 @@ int performance(const fs::path& readme, const fs::path& source) {
       }
     }
   }
-  if (files.empty()) fail("the Performance section cites no result file");
-  std::cout << checked << " number(s) in the Performance section checked against " << files.size()
+  if (files.empty()) fail(doc.string() + " cites no result file");
+  std::cout << checked << " number(s) in " << doc.string() << " checked against " << files.size()
             << " result file(s); " << problems << " problem(s)\n";
+  return problems ? 1 : 0;
+}
+
+
+// ---- the README and the links between the pages --------------------------------------
+
+// What the README opens with, verbatim: the demo and the whole test suite
+// (.ci/run runs exactly the second).
+constexpr const char* readme_commands[] = {
+    "ci/demo   # a demo build in throwaway snapshots (run as root on a fresh Debian 12 machine)",
+    "ci/test   # the whole test suite: installs what is missing, builds, runs every test",
+};
+constexpr std::size_t readme_max_lines = 200;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The targets of the markdown links and images of a page, outside code
+// blocks and `code spans`: "[text](target)" and "![alt](target)"; "<...>"
+// and titles are not used here.
+std::vector<std::string> link_targets(const std::string& text) {
+  static const std::regex link(R"(\]\(([^)\s]+)\))");
+  static const std::regex code_span("`[^`]*`");
+  std::vector<std::string> targets;
+  bool fenced = false;
+  for (const std::string& raw : lines_of(text)) {
+    if (raw.rfind("```", 0) == 0) fenced = !fenced;
+    if (fenced) continue;
+    const std::string line = std::regex_replace(raw, code_span, "");
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), link); it != std::sregex_iterator(); ++it)
+      targets.push_back((*it)[1].str());
+  }
+  return targets;
+}
+
+int docs(const fs::path& source) {
+  int problems = 0;
+  const auto fail = [&](const std::string& what) {
+    std::cout << what << "\n";
+    ++problems;
+  };
+  const fs::path readme_path = source / "README.md";
+  const std::string readme = read_file(readme_path);
+  const std::vector<std::string> lines = lines_of(readme);
+  if (lines.size() >= readme_max_lines)
+    fail("README.md has " + std::to_string(lines.size()) + " lines; it must stay under " +
+         std::to_string(readme_max_lines) + " (the rest belongs in docs/)");
+
+  // The title, then (blank lines aside) a fence holding exactly the two commands.
+  std::size_t at = 0;
+  if (lines.empty() || lines[0].rfind("# ", 0) != 0) fail("README.md does not start with a '# ' title");
+  else at = 1;
+  while (at < lines.size() && lines[at].empty()) ++at;
+  const bool opens = at + 3 < lines.size() && lines[at] == "```sh" && lines[at + 1] == readme_commands[0] &&
+                     lines[at + 2] == readme_commands[1] && lines[at + 3] == "```";
+  if (!opens)
+    fail(std::string("README.md does not open, after its title, with the two commands:\n```sh\n") + readme_commands[0] +
+         "\n" + readme_commands[1] + "\n```");
+  for (const char* command : readme_commands) {
+    const std::string script(command, std::string_view(command).find(' '));
+    const fs::path file = source / script;
+    if (!fs::is_regular_file(file) || (fs::status(file).permissions() & fs::perms::owner_exec) == fs::perms::none)
+      fail("README.md's command " + script + " is not an executable file of the tree");
+  }
+
+  const auto targets = link_targets(readme);
+  if (std::find(targets.begin(), targets.end(), "docs/design.md") == targets.end())
+    fail("README.md does not link docs/design.md, where the invariants are defined");
+
+  const fs::path design = source / "docs" / "design.md";
+  if (fs::is_regular_file(design)) {
+    const std::string text = read_file(design);
+    for (int n = 1; n <= 9; ++n) {
+      const std::regex heading("(^|\n)#{2,4} I" + std::to_string(n) + " [A-Z][^\n]*");
+      if (!std::regex_search(text, heading)) fail("docs/design.md has no heading defining I" + std::to_string(n));
+    }
+  } else {
+    fail("docs/design.md is missing");
+  }
+
+  // Every relative link of every page leads to a file (or directory) of the tree.
+  std::vector<fs::path> pages = {readme_path};
+  for (const auto& entry : fs::directory_iterator(source / "docs"))
+    if (entry.path().extension() == ".md") pages.push_back(entry.path());
+  std::sort(pages.begin(), pages.end());
+  int links = 0;
+  for (const fs::path& page : pages) {
+    for (std::string target : link_targets(read_file(page))) {
+      if (target.find("://") != std::string::npos || target.rfind("mailto:", 0) == 0 || target[0] == '#') continue;
+      target = target.substr(0, target.find('#'));
+      ++links;
+      if (!fs::exists(page.parent_path() / target))
+        fail(fs::relative(page, source).string() + " links " + target + ", which is not in the tree");
+    }
+  }
+  std::cout << "README.md: " << lines.size() << " lines; " << links << " relative link(s) in " << pages.size()
+            << " page(s) checked; " << problems << " problem(s)\n";
   return problems ? 1 : 0;
 }
 
@@ -320,11 +423,13 @@ int main(int argc, char** argv) {
     if (args.size() >= 3 && args.size() <= 4 && args[0] == "containment" && (args.size() == 3 || args[3] == "--write"))
       return containment(args[1], args[2], args.size() == 4);
     if (args.size() == 3 && args[0] == "performance") return performance(args[1], args[2]);
+    if (args.size() == 2 && args[0] == "docs") return docs(args[1]);
   } catch (const std::exception& error) {
-    std::cout << "snapcell-readme-claims: " << error.what() << "\n";
+    std::cout << "snapcell-doc-claims: " << error.what() << "\n";
     return 1;
   }
-  std::cerr << "usage: snapcell-readme-claims containment README EXPECTED_DIR [--write]\n"
-               "       snapcell-readme-claims performance README SOURCE_DIR\n";
+  std::cerr << "usage: snapcell-doc-claims containment DOC EXPECTED_DIR [--write]\n"
+               "       snapcell-doc-claims performance DOC SOURCE_DIR\n"
+               "       snapcell-doc-claims docs SOURCE_DIR\n";
   return 2;
 }
