@@ -53,8 +53,64 @@ void cli_run(CaseContext& context, const char* origin) {
   }
 }
 
+struct ScopedSentinel : Sentinel {
+  using Sentinel::Sentinel;
+  ~ScopedSentinel() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// The seed scenario through the CLI: the VG has room for a 4 MiB snapshot
+// but not for 16, lvcreate refuses, and the mount point is left a bare
+// directory on the CLI's run tmpfs. `snapcell run` must exit 3 with lvm's
+// words, unmount nothing and signal nothing: a sentinel whose cwd is on that
+// very tmpfs (where a kill-by-mount on the bare directory would land, as it
+// landed on `/` in the field) and those on / and the run dir stay alive.
+void cli_seed_scenario(CaseContext& context) {
+  constexpr const char* group = "cliseedvg";
+  constexpr const char* pv = "/dev/mapper/snapcell-cliseedpv";
+  Cleanup undo(lvm(fmt::format("vgremove -f {}", group)) + "; " + lvm(fmt::format("pvremove -y {}", pv)) +
+               "; dmsetup remove --noudevsync snapcell-cliseedpv");
+  sh_or_throw(fmt::format("dmsetup create --noudevsync --verifyudev snapcell-cliseedpv --table '0 81920 linear {} 2048'",
+                          kSpareDisk));
+  sh_or_throw(lvm(fmt::format("pvcreate -y {}", pv)));
+  sh_or_throw(lvm(fmt::format("vgcreate -s 1m {} {}", group, pv)));
+  sh_or_throw(lvm(fmt::format("lvcreate -y -L 32m -n seedbase {}", group)));
+  make_base_filesystem(device_of_origin(group, "seedbase"), "cli-seed-base");
+  auto run = [&](const char* cow_size) {
+    return sh(fmt::format("{} run --backend lvm --base {}/seedbase --cow-size {} --state-dir {} --cgroup-parent {} --summary "
+                          "-- /bin/true",
+                          kCli, group, cow_size, kCliState, kCliCgroups));
+  };
+  // One that fits first: the state dir and its run tmpfs exist from here on.
+  const auto fits = run("4m");
+  context.note(fmt::format("with --cow-size 4m: exit {}: {}{}", fits.exit_code, lx::one_line(fits.out), lx::one_line(fits.err)));
+  if (!VM_CHECK_MSG(context, fits.exit_code == 0, "a snapshot that fits the VG runs")) return;
+
+  const auto mounts_before = mount_points();
+  ScopedSentinel on_root("/");
+  ScopedSentinel on_run_dir(kRunDir);
+  ScopedSentinel on_cli_run_tmpfs(std::string(kCliState) + "/mnt");
+  const auto full = run("16m");
+  const std::string said = lx::one_line(full.out) + " " + lx::one_line(full.err);
+  context.note(fmt::format("with --cow-size 16m: exit {}: {}", full.exit_code, said));
+  VM_CHECK_MSG(context, full.exit_code == 3, "a VG too full for the snapshot: exit 3");
+  VM_CHECK_MSG(context, said.find("insufficient free space") != std::string::npos, "the CLI says what lvm said");
+  VM_CHECK_MSG(context, on_root.alive(), "INVARIANT VIOLATED I1: the sentinel on / was killed");
+  VM_CHECK_MSG(context, on_run_dir.alive(), "INVARIANT VIOLATED I1: the sentinel on the run dir was killed");
+  VM_CHECK_MSG(context, on_cli_run_tmpfs.alive(),
+               "INVARIANT VIOLATED I2: the sentinel on the CLI's run tmpfs was killed (a kill-by-mount on the bare mount point)");
+  VM_CHECK_MSG(context, mount_points() == mounts_before, "INVARIANT VIOLATED I2: the mount table changed");
+  for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
+    VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
+  auto left = volumes_for(lx::LvmSnapshotMode::classic, group).list("snapcell-");
+  VM_CHECK(context, left && left->empty());
+}
+
 const Register classic(600, "cli-run-lvm-classic-default", [](CaseContext& c) { cli_run(c, kClassicOrigin); });
 const Register thin(610, "cli-run-lvm-thin-default", [](CaseContext& c) { cli_run(c, kThinOrigin); });
+const Register seed(620, "cli-seed-scenario", cli_seed_scenario);
 
 }  // namespace
 }  // namespace snapcell::vm
