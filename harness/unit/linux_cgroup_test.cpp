@@ -2,6 +2,7 @@
 // /proc/PID/cgroup, from samples, malformed text (one per reject path) and
 // the live files of this machine.
 
+#include "snapcell/linux/cgroup_layout.hpp"
 #include "snapcell/linux/cgroup_text.hpp"
 #include "snapcell/linux/mountinfo.hpp"
 
@@ -306,4 +307,48 @@ TEST_CASE("cgroup text: random and mutated text never crashes, and each refusal 
     CHECK(outcomes[parser].first > 0);
     CHECK(outcomes[parser].second > 0);
   }
+}
+
+TEST_CASE("cgroup layout: pure v2, hybrid and none, from mountinfo as the kernel writes it", "[linux][cgroup]") {
+  using snapcell::linux_sys::cgroup_layout_of;
+  using snapcell::linux_text::parse_mountinfo;
+  // Debian 12 under systemd: v2 alone at /sys/fs/cgroup.
+  auto pure = parse_mountinfo(
+      "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+      "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n");
+  REQUIRE(pure);
+  auto layout = cgroup_layout_of(*pure);
+  CHECK(layout.v2_mount == "/sys/fs/cgroup");
+  CHECK_FALSE(layout.hybrid());
+  CHECK(layout.default_parent() == "/sys/fs/cgroup/snapcell.slice");
+  // This CI machine: v2 at unified/, v1 pids and memory beside it; a cpu,cpuacct
+  // hierarchy must not be taken for either, nor "nopids"-like neighbours.
+  auto hybrid = parse_mountinfo(
+      "30 24 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro,mode=755\n"
+      "31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:5 - cgroup2 cgroup2 rw,nsdelegate\n"
+      "33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+      "34 30 0:30 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:7 - cgroup cgroup rw,pids\n"
+      "35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:8 - cgroup cgroup rw,memory\n");
+  REQUIRE(hybrid);
+  layout = cgroup_layout_of(*hybrid);
+  CHECK(layout.v2_mount == "/sys/fs/cgroup/unified");
+  CHECK(layout.pids_v1_mount == "/sys/fs/cgroup/pids");
+  CHECK(layout.memory_v1_mount == "/sys/fs/cgroup/memory");
+  CHECK(layout.hybrid());
+  CHECK(layout.default_parent() == "/sys/fs/cgroup/unified/snapcell.slice");
+  // A cgroup2 mounted elsewhere (a test's own, a container runtime's) is not the host's.
+  auto elsewhere = parse_mountinfo("40 1 0:40 / /tmp/x rw - cgroup2 cgroup2 rw\n");
+  REQUIRE(elsewhere);
+  CHECK(cgroup_layout_of(*elsewhere).v2_mount.empty());
+  CHECK(cgroup_layout_of(*elsewhere).default_parent().empty());
+}
+
+TEST_CASE("cgroup layout: this host's has a v2 hierarchy", "[linux][cgroup]") {
+  auto layout = snapcell::linux_sys::detect_cgroup_layout();
+  if (!layout) {
+    std::printf("SKIPPED: %s\n", layout.error().message().c_str());
+    return;
+  }
+  CHECK(layout->v2_mount.rfind("/sys/fs/cgroup", 0) == 0);
+  CHECK(::access((layout->v2_mount + "/cgroup.procs").c_str(), F_OK) == 0);
 }
