@@ -64,7 +64,8 @@ struct ScopedSentinel : Sentinel {
 // The seed scenario through the CLI: the VG has room for a 4 MiB snapshot
 // but not for 16, lvcreate refuses, and the mount point is left a bare
 // directory on the CLI's run tmpfs. `snapcell run` must exit 3 with lvm's
-// words, unmount nothing and signal nothing: a sentinel whose cwd is on that
+// words, unmount nothing (not even try: its report shows any umount2) and
+// signal nothing: a sentinel whose cwd is on that
 // very tmpfs (where a kill-by-mount on the bare directory would land, as it
 // landed on `/` in the field) and those on / and the run dir stay alive.
 void cli_seed_scenario(CaseContext& context) {
@@ -97,6 +98,11 @@ void cli_seed_scenario(CaseContext& context) {
   context.note(fmt::format("with --cow-size 16m: exit {}: {}", full.exit_code, said));
   VM_CHECK_MSG(context, full.exit_code == 3, "a VG too full for the snapshot: exit 3");
   VM_CHECK_MSG(context, said.find("insufficient free space") != std::string::npos, "the CLI says what lvm said");
+  // The bare directory is not the session's mount: teardown must see that
+  // and leave it (the report says "not a mount point"), not try umount2 on it.
+  VM_CHECK_MSG(context, said.find("umount2") == std::string::npos,
+               "INVARIANT VIOLATED I2: teardown tried to unmount the bare mount point, which it never mounted");
+  VM_CHECK_MSG(context, said.find("nothing left") != std::string::npos, "the CLI reports nothing left");
   VM_CHECK_MSG(context, on_root.alive(), "INVARIANT VIOLATED I1: the sentinel on / was killed");
   VM_CHECK_MSG(context, on_run_dir.alive(), "INVARIANT VIOLATED I1: the sentinel on the run dir was killed");
   VM_CHECK_MSG(context, on_cli_run_tmpfs.alive(),
