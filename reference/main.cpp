@@ -60,7 +60,7 @@ void add_reap(CLI::App& app, ReapOptions& options) {
   reap->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup parent the sessions used")
       ->capture_default_str();
   reap->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where that backend's snapshots are");
-  reap->add_option("--vg", options.volume_groups, "lvm: a volume group the sessions snapshotted in (repeatable)");
+  reap->add_option("--vg", options.volume_groups, "lvm: a volume group the sessions snapshotted in (repeatable; those the journal names are found without it)");
   reap->add_flag("--json", options.json, "Print the reports as JSON (schema snapcell.reap/1)");
 }
 

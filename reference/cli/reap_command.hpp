@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -17,9 +18,38 @@
 #include "cli/policies.hpp"
 #include "cli/run_options.hpp"
 #include "cli/state.hpp"
+#include "snapcell/journal.hpp"
+#include "snapcell/linux/directory_journal.hpp"
 #include "snapcell/reap.hpp"
 
 namespace snapcell::cli {
+
+// The VGs the journal's lvm sessions snapshotted in, read from their mount
+// source (/dev/VG/NAME, recorded once lvcreate has made the LV), added to
+// those given with --vg. A record without one (the controller died between
+// lvcreate and the journal's update) is named: only --vg can reach it.
+inline std::vector<std::string> volume_groups_to_reap(const std::string& journal_dir, std::vector<std::string> given) {
+  linux_sys::DirectoryJournal journal(journal_dir);
+  auto names = journal.names();
+  if (!names) return given;
+  for (const auto& name : *names) {
+    auto text = journal.read(name);
+    if (!text) continue;
+    auto plan = parse_plan(*text);
+    if (!plan || plan->volumes_kind != linux_sys::LvmVolumes::kind) continue;
+    const std::string_view source = plan->mount_source;
+    const auto vg_end = source.rfind('/');
+    if (source.rfind("/dev/", 0) != 0 || vg_end == std::string_view::npos || vg_end <= 5) {
+      if (given.empty())
+        fmt::print(stderr, "snapcell reap: lvm session {} recorded no volume group; give it with --vg\n", name);
+      continue;
+    }
+    std::string vg(source.substr(5, vg_end - 5));
+    if (!linux_sys::validate_lvm_name("volume group", vg)) continue;
+    if (std::find(given.begin(), given.end(), vg) == given.end()) given.push_back(vg);
+  }
+  return given;
+}
 
 struct ReapOptions {
   std::string state_dir = "/run/snapcell";
@@ -49,7 +79,7 @@ inline int reap_command(const ReapOptions& reap_options) {
   for (std::string_view backend : backends) {
     if (backend == "btrfs" && reap_options.snapshot_dir.empty()) continue;
     if (backend == "lvm") {
-      for (const auto& vg : reap_options.volume_groups) passes.emplace_back(backend, vg);
+      for (const auto& vg : volume_groups_to_reap(dirs.journal, reap_options.volume_groups)) passes.emplace_back(backend, vg);
       continue;
     }
     passes.emplace_back(backend, "");

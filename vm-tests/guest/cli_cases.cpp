@@ -9,6 +9,9 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "guest_world.hpp"
 
@@ -114,9 +117,60 @@ void cli_seed_scenario(CaseContext& context) {
   VM_CHECK(context, left && left->empty());
 }
 
+// `snapcell run` SIGKILLed mid-build leaves its LV, mounts and cgroup;
+// `snapcell reap`, told nothing of LVM, must find the VG in the journal,
+// remove them all and say so.
+void cli_crash_then_reap(CaseContext& context) {
+  const auto started = sh(fmt::format("{} run --backend lvm --base {}/{} --state-dir {} --cgroup-parent {} --timeout 120 "
+                                      "-- /bin/sleep 1000 >/dev/null 2>&1 & echo $!",
+                                      kCli, kVolumeGroup, kClassicOrigin, kCliState, kCliCgroups));
+  const pid_t cli = static_cast<pid_t>(std::atoi(started.out.c_str()));
+  if (!VM_CHECK_MSG(context, cli > 1, "snapcell run started in the background: " + started.out + started.err)) return;
+  auto snapshot_listed = [] {
+    auto listed = volumes_for(lx::LvmSnapshotMode::classic).report("");
+    if (!listed) return false;
+    for (const auto& record : *listed)
+      if (record.lv_name.rfind("snapcell-", 0) == 0) return true;
+    return false;
+  };
+  auto build_runs = [] { return !processes_outside_root().empty(); };
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    running = snapshot_listed() && build_runs();
+    if (!running) ::usleep(100'000);
+  }
+  if (!VM_CHECK_MSG(context, running, "the build runs in its snapshot")) {
+    ::kill(cli, SIGKILL);
+    return;
+  }
+  ::kill(cli, SIGKILL);
+  for (int i = 0; i < 100 && lx::read_file(fmt::format("/proc/{}/stat", cli)) &&
+                  lx::read_file(fmt::format("/proc/{}/stat", cli))->find(") Z") == std::string::npos;
+       ++i)
+    ::usleep(50'000);
+  VM_CHECK_MSG(context, snapshot_listed(), "the killed CLI left its snapshot (reap has work to do)");
+
+  // No --vg: the journal's record names the VG.
+  const auto reaped = sh(fmt::format("{} reap --state-dir {} --cgroup-parent {}", kCli, kCliState, kCliCgroups));
+  context.note(fmt::format("snapcell reap exited {}: {}{}", reaped.exit_code, lx::one_line(reaped.out), lx::one_line(reaped.err)));
+  VM_CHECK_MSG(context, reaped.exit_code == 0, "snapcell reap exits 0");
+  VM_CHECK_MSG(context, reaped.out.find("reaped 1 session(s), 0 left with remains") != std::string::npos,
+               "reap names the one session it cleaned");
+  VM_CHECK_MSG(context, !snapshot_listed(), "I3: the snapshot LV is removed");
+  for (const auto& point : mount_points())
+    VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
+  for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
+    VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
+  for (const auto& entry : entries_of(kCliCgroups))
+    if (entry.rfind("snapcell-", 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
+  for (const auto& process : processes_outside_root())
+    VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));
+}
+
 const Register classic(600, "cli-run-lvm-classic-default", [](CaseContext& c) { cli_run(c, kClassicOrigin); });
 const Register thin(610, "cli-run-lvm-thin-default", [](CaseContext& c) { cli_run(c, kThinOrigin); });
 const Register seed(620, "cli-seed-scenario", cli_seed_scenario);
+const Register crash(630, "cli-killed-then-reap", cli_crash_then_reap);
 
 }  // namespace
 }  // namespace snapcell::vm

@@ -186,7 +186,7 @@ TEST_CASE("lvs JSON reader: lv_size in bytes, and nothing else passes for a size
   CHECK_FALSE(parse_lvs_report(R"({"report": [{"lv": [{"lv_name": "base", "vg_name": "vg0"}]}]})")->front().size_bytes);
 }
 
-TEST_CASE("--backend lvm: the base is VG/LV and nothing else", "[lvm][cli]") {
+TEST_CASE("lvm backend of the CLI: the base is VG/LV and nothing else", "[lvm][cli]") {
   using snapcell::cli::parse_lvm_base;
   auto name = parse_lvm_base("vg0/bookworm");
   REQUIRE(name);
@@ -199,7 +199,7 @@ TEST_CASE("--backend lvm: the base is VG/LV and nothing else", "[lvm][cli]") {
   }
 }
 
-TEST_CASE("--backend lvm: the origin's filesystem from its superblock, sizes as lvcreate takes them", "[lvm][cli]") {
+TEST_CASE("lvm backend of the CLI: the origin's filesystem from its superblock, sizes as lvcreate takes them", "[lvm][cli]") {
   using snapcell::cli::filesystem_of_superblock;
   std::string head(0x10040 + 8, '\0');
   CHECK(filesystem_of_superblock(head).empty());
