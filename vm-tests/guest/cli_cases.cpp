@@ -18,10 +18,6 @@
 namespace snapcell::vm {
 namespace {
 
-constexpr const char* kCli = "/snapcell/snapcell";
-constexpr const char* kCliState = "/run/snapcell-cli";
-constexpr const char* kCliCgroups = "/sys/fs/cgroup/snapcell-cli";
-
 void cli_run(CaseContext& context, const char* origin) {
   const std::string device = device_of_origin(kVolumeGroup, origin);
   const std::string before = fingerprint(device);

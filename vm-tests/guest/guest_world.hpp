@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -42,6 +43,18 @@ inline constexpr const char* kJournalDir = "/run/snapcell-journal";
 inline constexpr const char* kCgroupParent = "/sys/fs/cgroup/snapcell-vm";
 inline constexpr const char* kMainDisk = "/dev/vda";
 inline constexpr const char* kSpareDisk = "/dev/vdb";
+// The `snapcell` executable in the image, and the state dir and cgroup
+// parent its cases give it (apart from the library cases' own).
+inline constexpr const char* kCli = "/snapcell/snapcell";
+inline constexpr const char* kCliState = "/run/snapcell-cli";
+inline constexpr const char* kCliCgroups = "/sys/fs/cgroup/snapcell-cli";
+
+// The measure cases' statistic: the guest may be emulated and noisy.
+inline double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
 
 // ---- setup helpers (test code: a shell is fine here, never in the policies) ----
 // busybox sh prefers its own applets to PATH: tools that busybox also
@@ -135,14 +148,25 @@ inline BuildRequest request(const std::string& origin, std::vector<std::string> 
 // and /etc/marker. Only those adversaries: the whole catalogue (38 static
 // programs, 29 MiB) no longer fits the 32 MiB origins of the seed and
 // flakey cases, whose sizes are part of what those cases test.
+// The shell lines that fill the directory in $m with that base.
+inline std::string populate_base_script(const std::string& marker) {
+  return fmt::format(
+      "mkdir -p $m/bin $m/proc $m/dev $m/tmp $m/mnt $m/etc $m/usr; cp /bin/busybox $m/bin/busybox; "
+      "for a in sh sleep dd sync echo cat true false ls; do ln -s busybox $m/bin/$a; done; "
+      "cp /snapcell/adversaries/setsid_escape /snapcell/adversaries/well_behaved $m/bin/; echo {} > $m/etc/marker",
+      marker);
+}
+
 inline void make_base_filesystem(const std::string& device, const std::string& marker) {
   sh_or_throw(fmt::format(
       "set -e; /sbin/mke2fs -q -F -t ext4 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 {0}; "
-      "m=$(mktemp -d /tmp/populate.XXXXXX); trap 'umount $m 2>/dev/null; rmdir $m' EXIT; mount -t ext4 {0} $m; "
-      "mkdir -p $m/bin $m/proc $m/dev $m/tmp $m/mnt $m/etc $m/usr; cp /bin/busybox $m/bin/busybox; "
-      "for a in sh sleep dd sync echo cat true false ls; do ln -s busybox $m/bin/$a; done; "
-      "cp /snapcell/adversaries/setsid_escape /snapcell/adversaries/well_behaved $m/bin/; echo {1} > $m/etc/marker",
-      device, marker));
+      "m=$(mktemp -d /tmp/populate.XXXXXX); trap 'umount $m 2>/dev/null; rmdir $m' EXIT; mount -t ext4 {0} $m; {1}",
+      device, populate_base_script(marker)));
+}
+
+// The same base as a plain directory, for the backends that take one (overlay).
+inline void make_base_directory(const std::string& dir, const std::string& marker) {
+  sh_or_throw(fmt::format("set -e; m={}; mkdir -p $m; {}", dir, populate_base_script(marker)));
 }
 
 // What an origin holds, as a string that changes if any file does: every

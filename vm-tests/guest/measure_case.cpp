@@ -3,7 +3,6 @@
 // anything. Printed as SNAPCELL-VM-MEASURE lines; every operation must
 // succeed, no time is asserted.
 
-#include <algorithm>
 #include <chrono>
 
 #include "guest_world.hpp"
@@ -12,11 +11,6 @@ namespace snapcell::vm {
 namespace {
 
 constexpr int kRounds = 7;
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 struct Timing {
   double create_ms = 0, remove_ms = 0;
@@ -40,7 +34,7 @@ Timing measure(CaseContext& context, lx::LvmSnapshotMode mode, const std::string
     removed.push_back(ms(t2 - t1));
   }
   if (created.empty()) return {};
-  return {median(created), median(removed)};
+  return {median_of(created), median_of(removed)};
 }
 
 void create_remove_times(CaseContext& context) {
