@@ -18,6 +18,24 @@
 namespace snapcell::vm {
 namespace {
 
+// The guest's own look after a CLI session, not the CLI's word for it: no
+// snapcell-* LV, no mount or mount point under the CLI's state dir, no
+// cgroup under its parent, no process in a chroot.
+void check_nothing_of_the_cli_left(CaseContext& context) {
+  auto listed = volumes_for(lx::LvmSnapshotMode::classic).report("");
+  if (VM_CHECK_MSG(context, listed.is_ok(), listed ? "" : listed.error().message()))
+    for (const auto& record : *listed)
+      VM_CHECK_MSG(context, record.lv_name.rfind("snapcell-", 0) != 0, fmt::format("I3: LV {} is left", record.lv_name));
+  for (const auto& point : mount_points())
+    VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
+  for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
+    VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
+  for (const auto& entry : entries_of(kCliCgroups))
+    if (entry.rfind("snapcell-", 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
+  for (const auto& process : processes_outside_root())
+    VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));
+}
+
 void cli_run(CaseContext& context, const char* origin) {
   const std::string device = device_of_origin(kVolumeGroup, origin);
   const std::string before = fingerprint(device);
@@ -30,20 +48,7 @@ void cli_run(CaseContext& context, const char* origin) {
   VM_CHECK_MSG(context, ran.exit_code == 0, "snapcell run --backend lvm exits 0");
   VM_CHECK_MSG(context, ran.out.find("nothing left") != std::string::npos, "the CLI reports nothing left");
 
-  // The guest's own look, not the CLI's word for it.
-  auto volumes = volumes_for(lx::LvmSnapshotMode::classic);
-  auto listed = volumes.report("");
-  if (VM_CHECK_MSG(context, listed.is_ok(), listed ? "" : listed.error().message()))
-    for (const auto& record : *listed)
-      VM_CHECK_MSG(context, record.lv_name.rfind("snapcell-", 0) != 0, fmt::format("I3: LV {} is left", record.lv_name));
-  for (const auto& point : mount_points())
-    VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
-  for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
-    VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
-  for (const auto& entry : entries_of(kCliCgroups))
-    if (entry.rfind("snapcell-", 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
-  for (const auto& process : processes_outside_root())
-    VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));
+  check_nothing_of_the_cli_left(context);
   VM_CHECK_MSG(context, fingerprint(device) == before, "I5: the origin is unchanged");
   for (const auto& sentinel : sentinels) {
     VM_CHECK_MSG(context, sentinel.alive(), fmt::format("I1: sentinel {} was killed", sentinel.pid));
@@ -152,15 +157,7 @@ void cli_crash_then_reap(CaseContext& context) {
   VM_CHECK_MSG(context, reaped.exit_code == 0, "snapcell reap exits 0");
   VM_CHECK_MSG(context, reaped.out.find("reaped 1 session(s), 0 left with remains") != std::string::npos,
                "reap names the one session it cleaned");
-  VM_CHECK_MSG(context, !snapshot_listed(), "I3: the snapshot LV is removed");
-  for (const auto& point : mount_points())
-    VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
-  for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
-    VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
-  for (const auto& entry : entries_of(kCliCgroups))
-    if (entry.rfind("snapcell-", 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
-  for (const auto& process : processes_outside_root())
-    VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));
+  check_nothing_of_the_cli_left(context);
 }
 
 const Register classic(600, "cli-run-lvm-classic-default", [](CaseContext& c) { cli_run(c, kClassicOrigin); });
