@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -86,10 +87,12 @@ inline void mount_tmpfs(const std::string& path, const char* options) {
     throw std::runtime_error("mount tmpfs on " + path + ": " + std::strerror(errno));
 }
 
-// A dedicated cgroup v2 parent for a test's units, removed at the end.
+// A dedicated cgroup v2 parent for a test's units, removed at the end
+// (by default under this hybrid host's v2 mount).
 class CgroupParent {
  public:
-  CgroupParent() : path_("/sys/fs/cgroup/unified/snapcell-test-" + std::to_string(::getpid())) {
+  CgroupParent() : CgroupParent("/sys/fs/cgroup/unified/snapcell-test-" + std::to_string(::getpid())) {}
+  explicit CgroupParent(std::string path) : path_(std::move(path)) {
     if (::mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST)
       throw std::runtime_error("mkdir " + path_ + ": " + std::strerror(errno));
   }

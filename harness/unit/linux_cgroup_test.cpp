@@ -7,25 +7,25 @@
 #include "snapcell/linux/mountinfo.hpp"
 
 #include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "host/support.hpp"
 #include "unit/text_support.hpp"
 #include <fmt/format.h>
 
@@ -251,18 +251,15 @@ TEST_CASE("cgroup text: the live files of this machine parse", "[linux][cgroup][
 
   // The root cgroup has no cgroup.events, and a fresh host may have no
   // cgroup below it: a scratch child of our own guarantees one to read.
-  const std::filesystem::path scratch = own_dir / fmt::format("snapcell-unit-live-{}", ::getpid());
-  if (::mkdir(scratch.c_str(), 0755) != 0) {
+  std::optional<snapcell::testing::CgroupParent> scratch;
+  try {
+    scratch.emplace((own_dir / fmt::format("snapcell-unit-live-{}", ::getpid())).string());
+  } catch (const std::runtime_error& error) {
     // Counted as skipped by ctest (SKIP_REGULAR_EXPRESSION), never as a pass.
-    std::printf("SKIPPED: cannot make a scratch cgroup %s (%s); live cgroup.events not checked\n", scratch.c_str(),
-                std::strerror(errno));
+    std::printf("SKIPPED: cannot make a scratch cgroup (%s); live cgroup.events not checked\n", error.what());
     return;
   }
-  struct RemoveScratch {
-    const std::filesystem::path& dir;
-    ~RemoveScratch() { ::rmdir(dir.c_str()); }
-  } remove_scratch{scratch};
-  const auto scratch_events = parse_cgroup_events(read_text(scratch / "cgroup.events"));
+  const auto scratch_events = parse_cgroup_events(read_text(std::filesystem::path(scratch->path()) / "cgroup.events"));
   REQUIRE(scratch_events);
   CHECK_FALSE(scratch_events->populated);
 

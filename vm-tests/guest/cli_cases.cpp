@@ -21,11 +21,21 @@ namespace {
 // The guest's own look after a CLI session, not the CLI's word for it: no
 // snapcell-* LV, no mount or mount point under the CLI's state dir, no
 // cgroup under its parent, no process in a chroot.
-void check_nothing_of_the_cli_left(CaseContext& context) {
+// The CLI's snapshots (its naming convention) in the guest's VG, or the
+// error lvs gave.
+Result<std::vector<std::string>> cli_snapshots() {
   auto listed = volumes_for(lx::LvmSnapshotMode::classic).report("");
-  if (VM_CHECK_MSG(context, listed.is_ok(), listed ? "" : listed.error().message()))
-    for (const auto& record : *listed)
-      VM_CHECK_MSG(context, record.lv_name.rfind("snapcell-", 0) != 0, fmt::format("I3: LV {} is left", record.lv_name));
+  if (!listed) return listed.error();
+  std::vector<std::string> names;
+  for (const auto& record : *listed)
+    if (record.lv_name.rfind("snapcell-", 0) == 0) names.push_back(record.lv_name);
+  return names;
+}
+
+void check_nothing_of_the_cli_left(CaseContext& context) {
+  auto snapshots = cli_snapshots();
+  if (VM_CHECK_MSG(context, snapshots.is_ok(), snapshots ? "" : snapshots.error().message()))
+    for (const auto& name : *snapshots) VM_CHECK_MSG(context, false, fmt::format("I3: LV {} is left", name));
   for (const auto& point : mount_points())
     VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
   for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
@@ -128,11 +138,8 @@ void cli_crash_then_reap(CaseContext& context) {
   const pid_t cli = static_cast<pid_t>(std::atoi(started.out.c_str()));
   if (!VM_CHECK_MSG(context, cli > 1, "snapcell run started in the background: " + started.out + started.err)) return;
   auto snapshot_listed = [] {
-    auto listed = volumes_for(lx::LvmSnapshotMode::classic).report("");
-    if (!listed) return false;
-    for (const auto& record : *listed)
-      if (record.lv_name.rfind("snapcell-", 0) == 0) return true;
-    return false;
+    auto snapshots = cli_snapshots();
+    return snapshots && !snapshots->empty();
   };
   auto build_runs = [] { return !processes_outside_root().empty(); };
   bool running = false;
@@ -145,10 +152,12 @@ void cli_crash_then_reap(CaseContext& context) {
     return;
   }
   ::kill(cli, SIGKILL);
-  for (int i = 0; i < 100 && lx::read_file(fmt::format("/proc/{}/stat", cli)) &&
-                  lx::read_file(fmt::format("/proc/{}/stat", cli))->find(") Z") == std::string::npos;
-       ++i)
-    ::usleep(50'000);
+  // Orphaned by its shell, it stays a zombie of the suite (PID 1 here).
+  auto gone = [cli] {
+    auto stat = lx::read_file(fmt::format("/proc/{}/stat", cli));
+    return !stat || stat->find(") Z") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && !gone(); ++i) ::usleep(50'000);
   VM_CHECK_MSG(context, snapshot_listed(), "the killed CLI left its snapshot (reap has work to do)");
 
   // No --vg: the journal's record names the VG.

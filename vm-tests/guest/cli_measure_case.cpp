@@ -57,13 +57,15 @@ void cli_turnaround(CaseContext& context) {
     for (auto& backend : backends)
       if (!run_once(context, backend, round > 0)) return;
 
-  const double overlay_ms = median_of(backends[2].samples_ms);
-  for (const auto& backend : backends)
-    fmt::print("SNAPCELL-VM-MEASURE cli-run {} turnaround_ms={:.1f} (median of {})\n", backend.label,
-               median_of(backend.samples_ms), backend.samples_ms.size());
+  std::array<double, 3> medians{};
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    medians[i] = median_of(backends[i].samples_ms);
+    fmt::print("SNAPCELL-VM-MEASURE cli-run {} turnaround_ms={:.1f} (median of {})\n", backends[i].label, medians[i],
+               backends[i].samples_ms.size());
+  }
+  const auto [classic_ms, thin_ms, overlay_ms] = medians;
   fmt::print("SNAPCELL-VM-MEASURE cli-run ratio lvm-classic/overlay={:.2f} lvm-thin/overlay={:.2f} thin/classic={:.2f}\n",
-             median_of(backends[0].samples_ms) / overlay_ms, median_of(backends[1].samples_ms) / overlay_ms,
-             median_of(backends[1].samples_ms) / median_of(backends[0].samples_ms));
+             classic_ms / overlay_ms, thin_ms / overlay_ms, thin_ms / classic_ms);
   sh(fmt::format("rm -rf {}", kOverlayBase));
 }
 

@@ -143,12 +143,12 @@ inline BuildRequest request(const std::string& origin, std::vector<std::string> 
   return request;
 }
 
-// A new ext4 filesystem on `device` holding a small base chroot: busybox,
+// A small base chroot: busybox,
 // the adversaries the guest cases run, the directories the sandbox mounts on,
 // and /etc/marker. Only those adversaries: the whole catalogue (38 static
 // programs, 29 MiB) no longer fits the 32 MiB origins of the seed and
-// flakey cases, whose sizes are part of what those cases test.
-// The shell lines that fill the directory in $m with that base.
+// flakey cases, whose sizes are part of what those cases test. These are
+// the shell lines that fill the directory in $m with that base.
 inline std::string populate_base_script(const std::string& marker) {
   return fmt::format(
       "mkdir -p $m/bin $m/proc $m/dev $m/tmp $m/mnt $m/etc $m/usr; cp /bin/busybox $m/bin/busybox; "
@@ -157,6 +157,7 @@ inline std::string populate_base_script(const std::string& marker) {
       marker);
 }
 
+// That base on a new ext4 filesystem on `device`.
 inline void make_base_filesystem(const std::string& device, const std::string& marker) {
   sh_or_throw(fmt::format(
       "set -e; /sbin/mke2fs -q -F -t ext4 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 {0}; "
