@@ -71,8 +71,12 @@ void add_build(CLI::App& app, BuildOptions& options) {
   build->add_option("--from-list", options.from_list, "A file naming more sdists, one path a line");
   build->add_option("--jobs", options.jobs, "Builds at once in a batch, each in its own snapshot")
       ->capture_default_str();
-  build->add_option("--base", options.base, "A base name (snapcell base list) or a base directory")->required();
-  build->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  build->add_option("--base", options.base,
+                    "A base name (snapcell base list), a base directory, or an origin logical volume VG/LV (lvm)")
+      ->required();
+  build->add_option("--backend", options.backend, "overlay, btrfs, copy or lvm")->capture_default_str();
+  build->add_option("--cow-size", options.cow_size,
+                    "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
   build->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
       ->capture_default_str();
   build->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
@@ -100,13 +104,19 @@ void add_base(CLI::App& app, BaseOptions& options) {
   auto* create = base->add_subcommand("create", "Make a Debian base with debootstrap (or import a directory)");
   create->fallthrough();  // --bases-dir may come after the subcommand too
   create->add_option("name", options.create.name, "The base's name: a-z, 0-9, '.', '_', '-'")->required();
-  create->add_option("--backend", options.create.backend, "overlay (also serves copy) or btrfs")->capture_default_str();
+  create->add_option("--backend", options.create.backend,
+                      "overlay (also serves copy), btrfs, or lvm (an origin LV VG/NAME, tagged snapcell-base)")
+      ->capture_default_str();
   create->add_option("--suite", options.create.suite, "The Debian suite")->capture_default_str();
   create->add_option("--from", options.create.from, "Import this directory instead of running debootstrap");
   create->add_option("--mirror", options.create.mirror, "Debian mirror (default: the one apt is configured with)");
   create->add_option("--include", options.create.include,
                      "More Debian packages, comma-separated (build backends: flit, python3-hatchling, ...)")
       ->delimiter(',');
+  create->add_option("--vg", options.create.volume_group, "lvm: the volume group the base's LV is made in (required)");
+  create->add_option("--thin-pool", options.create.thin_pool, "lvm: make a thin LV in this thin pool of the VG (default: a plain LV)");
+  create->add_option("--size", options.create.size,
+                     "lvm: the LV's size, e.g. 4g (default: 2g for debootstrap; for --from, the tree's size x1.5 + 64m)");
   create->add_flag("--json", options.json, "Print the new base as JSON");
   auto* list = base->add_subcommand("list", "List the bases, with how long each took to create");
   list->fallthrough();
@@ -118,9 +128,13 @@ void add_base(CLI::App& app, BaseOptions& options) {
 
 void add_verify(CLI::App& app, VerifyOptions& options) {
   auto* verify = app.add_subcommand("verify", "Run every escape and sabotage technique in a fresh session; judge each from outside");
-  verify->add_option("--backend", options.backend, "overlay, btrfs or copy")->capture_default_str();
+  verify->add_option("--backend", options.backend, "overlay, btrfs, copy or lvm")->capture_default_str();
   verify->add_option("--supervisor", options.supervisor, "default, cgroup, pidns or session")->capture_default_str();
-  verify->add_option("--base", options.base, "A base holding the adversaries in /opt/snapcell-adversaries (default: build one)");
+  verify->add_option("--base", options.base,
+                     "A base holding the adversaries in /opt/snapcell-adversaries, for lvm an origin VG/LV "
+                     "(default: build one)");
+  verify->add_option("--vg", options.vg, "lvm: the volume group verify makes its own origin in (removed at the end)");
+  verify->add_option("--thin-pool", options.thin_pool, "lvm with --vg: make that origin thin, in this pool of the VG");
   verify->add_option("--only", options.only, "Only these techniques (see --list)");
   verify->add_option("--timeout", options.timeout_seconds, "Each technique's deadline in seconds")->capture_default_str();
   verify->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();

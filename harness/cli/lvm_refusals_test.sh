@@ -2,9 +2,11 @@
 # `snapcell run --backend lvm` refuses a base it cannot snapshot, before it
 # makes anything: a missing VG, a missing origin, an origin that is not
 # active, a bare (relative) name, a path, a PV's device, a name in snapcell's
-# own snapshot namespace, a bad --cow-size. Each case: exit 2, one line on
-# stderr that names the problem (lvm's own words where lvm found it), nothing
-# on stdout, no state dir, no new LV, no mount, no cgroup.
+# own snapshot namespace, a bad --cow-size. `build` and `verify` refuse the
+# same way (and what is theirs alone: an origin given without --backend lvm,
+# verify's --vg and --thin-pool). Each case: exit 2, one line on stderr that
+# names the problem (lvm's own words where lvm found it), nothing on stdout,
+# no state dir, no verify scratch, no new LV, no mount, no cgroup.
 #
 # No device-mapper is needed: the VG is real LVM metadata on a loop device of
 # our own (pvcreate, vgcreate), and its one LV is written into the metadata
@@ -15,83 +17,47 @@ snapcell=$1
 if ((EUID != 0)); then echo "SKIPPED: not root (needs a loop device)"; exit 0; fi
 if ! command -v lvm >/dev/null; then echo "SKIPPED: lvm is not installed (ci/install-deps installs lvm2)"; exit 0; fi
 
-export LVM_SUPPRESS_FD_WARNINGS=1
 scratch=$(mktemp -d /tmp/snapcell-lvm-refusals.XXXXXX)
 vg="snapcelltest$$"
-loop=""
-lvm_config() { echo "devices{use_devicesfile=0 filter=[\"a|^${loop}\$|\",\"r|.*|\"]}"; }
-cleanup() {
-  if [[ -n "$loop" ]]; then
-    lvm vgremove --config "$(lvm_config)" -ff "$vg" >/dev/null 2>&1
-    lvm pvremove --config "$(lvm_config)" -ff -y "$loop" >/dev/null 2>&1
-    losetup -d "$loop"
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-truncate -s 64M "$scratch/pv.img"
-loop=$(losetup --find --show "$scratch/pv.img") || { echo "FAIL: losetup"; exit 1; }
-lvm pvcreate --config "$(lvm_config)" "$loop" >/dev/null 2>&1 || { echo "FAIL: pvcreate $loop"; exit 1; }
-lvm vgcreate --config "$(lvm_config)" "$vg" "$loop" >/dev/null 2>&1 || { echo "FAIL: vgcreate $vg"; exit 1; }
-# One plain LV, "origin", two extents on pv0, written into the VG's metadata.
-lvm vgcfgbackup --config "$(lvm_config)" -f "$scratch/vg.txt" "$vg" >/dev/null 2>&1 || { echo "FAIL: vgcfgbackup"; exit 1; }
-lv_text='	logical_volumes {
-		origin {
-			id = "snapcl-test-orig-inlv-0000-0000-000000"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			segment_count = 1
-			segment1 {
-				start_extent = 0
-				extent_count = 2
-				type = "striped"
-				stripe_count = 1
-				stripes = ["pv0", 0]
-			}
-		}
-	}'
-# The VG's section closes with the file's last "}": the LV goes just before it,
-# and the sequence number goes up so that lvm takes the new metadata.
-last=$(grep -n '^}' "$scratch/vg.txt" | tail -1 | cut -d: -f1)
-seqno=$(sed -n 's/^[[:space:]]*seqno = \([0-9]*\).*/\1/p' "$scratch/vg.txt" | head -1)
-[[ -n "$last" && -n "$seqno" ]] || { echo "FAIL: unexpected vgcfgbackup format"; exit 1; }
-{ head -n $((last - 1)) "$scratch/vg.txt"; printf '%s\n' "$lv_text"; tail -n +"$last" "$scratch/vg.txt"; } |
-  sed "s/seqno = $seqno/seqno = $((seqno + 1))/" > "$scratch/vg-with-lv.txt"
-lvm vgcfgrestore --config "$(lvm_config)" -f "$scratch/vg-with-lv.txt" "$vg" >/dev/null 2>&1 || { echo "FAIL: vgcfgrestore"; exit 1; }
-lvs_before=$(lvm lvs --config "$(lvm_config)" --noheadings -o lv_name "$vg" 2>/dev/null | tr -d ' ')
-[[ "$lvs_before" == origin ]] || { echo "FAIL: the test VG lists '$lvs_before', not its one LV 'origin'"; exit 1; }
+source "$(dirname "$0")/lvm_test_vg.sh"
+trap 'remove_test_vg; rm -rf "$scratch"' EXIT
+make_test_vg
 
 mkdir -p "$scratch/dir"
 state="$scratch/state"
 mounts_before=$(findmnt -rn -o TARGET | sort)
 failures=0 cases=0
-expect_refused() {  # description, expected text in the error, then the arguments after `run`
-  local what=$1 expected=$2
+# A small sdist of our own: build checks the archive before it looks at the base.
+mkdir -p "$scratch/sdist/tiny-1.0"
+printf 'Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n' >"$scratch/sdist/tiny-1.0/PKG-INFO"
+printf '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n' >"$scratch/sdist/tiny-1.0/pyproject.toml"
+tar -C "$scratch/sdist" -czf "$scratch/tiny-1.0.tar.gz" tiny-1.0
+verify_scratch_before=$(ls -d /tmp/snapcell-verify* 2>/dev/null | sort)
+cgroup_parent="/sys/fs/cgroup/unified/snapcell-lvm-refusals-$$"
+command=run
+expect_refused() {  # description, expected text in the error, then the arguments after `$command`
+  local what="$command: $1" expected=$2
   shift 2
   cases=$((cases + 1))
   local out err status problem=""
-  out=$("$snapcell" run --backend lvm --state-dir "$state" --cgroup-parent "/sys/fs/cgroup/unified/snapcell-lvm-refusals-$$" \
-        "$@" -- /bin/true 2>"$scratch/stderr")
+  case $command in
+    run) out=$("$snapcell" run --backend lvm --state-dir "$state" --cgroup-parent "$cgroup_parent" "$@" -- /bin/true \
+               2>"$scratch/stderr") ;;
+    build) out=$("$snapcell" build "$scratch/tiny-1.0.tar.gz" --out "$scratch/out" --state-dir "$state" \
+                 --cgroup-parent "$cgroup_parent" "$@" 2>"$scratch/stderr") ;;
+    verify) out=$("$snapcell" verify "$@" 2>"$scratch/stderr") ;;
+  esac
   status=$?
   err=$(cat "$scratch/stderr")
-  [[ $status -eq 2 ]] || problem="exit $status, not 2"
-  [[ -z "$out" ]] || problem="$problem; printed on stdout: $out"
-  [[ $(printf '%s\n' "$err" | wc -l) -eq 1 && -n "$err" ]] || problem="$problem; stderr is not one line: $err"
-  [[ "$err" == *"$expected"* ]] || problem="$problem; stderr does not say '$expected': $err"
+  check_refusal "$status" "$out" "$err" "$expected"
   [[ ! -e "$state" ]] || problem="$problem; it created $state"
-  [[ ! -e "/sys/fs/cgroup/unified/snapcell-lvm-refusals-$$" ]] || problem="$problem; it made its cgroup parent"
-  local lvs_after
-  lvs_after=$(lvm lvs --config "$(lvm_config)" --noheadings -o lv_name "$vg" 2>/dev/null | tr -d ' ')
-  [[ "$lvs_after" == "$lvs_before" ]] || problem="$problem; the VG now lists: $lvs_after"
+  [[ ! -e "$cgroup_parent" ]] || problem="$problem; it made its cgroup parent"
+  [[ ! -e "$scratch/out" ]] || problem="$problem; it made --out"
+  [[ "$(ls -d /tmp/snapcell-verify* 2>/dev/null | sort)" == "$verify_scratch_before" ]] || problem="$problem; a verify scratch is left"
+  ls -d /sys/fs/cgroup/unified/snapcell-verify-* >/dev/null 2>&1 && problem="$problem; a verify cgroup is left"
   [[ "$(findmnt -rn -o TARGET | sort)" == "$mounts_before" ]] || problem="$problem; the mount table changed"
-  if [[ -n "$problem" ]]; then
-    echo "FAIL $what: $problem"
-    failures=$((failures + 1))
-    rm -rf "$state"
-  else
-    echo "ok   $what: $err"
-  fi
+  [[ -z "$problem" ]] || rm -rf "$state"
+  report_case "$what" "$err"
 }
 
 expect_refused "missing volume group" "Volume group \"nosuch$vg\" not found" --base "nosuch$vg/origin"
@@ -107,6 +73,27 @@ expect_refused "a name among snapcell's snapshots" "snapcell's own snapshots" --
 expect_refused "an option as the LV" "must not start with '-'" --base "$vg/-origin"
 expect_refused "a zero --cow-size" "is zero" --base "$vg/origin" --cow-size 0
 expect_refused "a --cow-size that is not a size" "is not a size" --base "$vg/origin" --cow-size 10%ORIGIN
+
+command=build
+expect_refused "missing volume group" "Volume group \"nosuch$vg\" not found" --backend lvm --base "nosuch$vg/origin"
+expect_refused "missing origin" "Failed to find logical volume \"$vg/none\"" --backend lvm --base "$vg/none"
+expect_refused "origin not active" "is not active" --backend lvm --base "$vg/origin"
+expect_refused "an origin without --backend lvm" "give --backend lvm" --base "$vg/origin"
+expect_refused "the VG alone, not an LV" "validate origin" --backend lvm --base "$vg/"
+expect_refused "a directory on lvm" "is a path" --backend lvm --base "$scratch/dir"
+expect_refused "--cow-size without lvm" "is for --backend lvm" --base "$scratch/dir" --cow-size 64m
+expect_refused "a --cow-size that is not a size" "is not a size" --backend lvm --base "$vg/origin" --cow-size lots
+
+command=verify
+expect_refused "neither --vg nor --base" "needs --vg VG" --backend lvm
+expect_refused "missing volume group" "Volume group \"nosuch$vg\" not found" --backend lvm --vg "nosuch$vg"
+expect_refused "a bad VG name" "validate --vg" --backend lvm --vg "-vg"
+expect_refused "missing thin pool" "no such logical volume in $vg" --backend lvm --vg "$vg" --thin-pool nopool
+expect_refused "a plain LV as the thin pool" "is not a thin pool" --backend lvm --vg "$vg" --thin-pool origin
+expect_refused "--vg and --base" "not both" --backend lvm --vg "$vg" --base "$vg/origin"
+expect_refused "--vg without lvm" "is for --backend lvm" --vg "$vg"
+expect_refused "missing origin" "Failed to find logical volume \"$vg/none\"" --backend lvm --base "$vg/none"
+expect_refused "origin not active" "is not active" --backend lvm --base "$vg/origin"
 
 echo "$cases case(s), $failures failure(s)"
 ((failures == 0))

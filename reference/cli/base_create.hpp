@@ -46,6 +46,12 @@ struct BaseCreateOptions {
   std::string from;    // import this directory instead of running debootstrap
   std::string mirror;  // default: the machine's configured Debian mirror
   std::vector<std::string> include;  // more Debian packages (build backends, say)
+  // --backend lvm (lvm_base_create.hpp): the origin LV is made in this VG,
+  // thin in this pool when one is given, of this size (lvcreate's form;
+  // empty: a default from what goes in).
+  std::string volume_group;
+  std::string thin_pool;
+  std::string size;
 };
 
 // The first Debian archive apt is configured with (deb822 or one-line
@@ -91,6 +97,77 @@ inline void show_debootstrap_line(Progress& progress, const std::string& line, s
   progress.update(verb, item, ++counts[verb]);
 }
 
+
+// How debootstrap fills `target`, and the base's "source" for the record.
+struct Filler {
+  std::vector<std::string> argv;
+  std::string source;
+};
+
+inline Filler debootstrap_filler(const BaseCreateOptions& options, const std::string& target, const std::string& log_dir,
+                                 Progress& progress) {
+  const std::string mirror = options.mirror.empty() ? configured_mirror() : options.mirror;
+  std::string include;
+  for (const auto& package : builder_packages()) include += (include.empty() ? "" : ",") + package;
+  for (const auto& package : options.include) include += "," + package;
+  progress.note(fmt::format("debootstrap {} from {} (minbase + {}); log: {}/create.log", options.suite, mirror, include, log_dir));
+  return {{"debootstrap", "--variant=minbase", "--include=" + include, options.suite, target, mirror},
+          fmt::format("debootstrap {} {}", options.suite, mirror)};
+}
+
+inline Error interrupted_error(const std::string& name) {
+  return logic_error("base create", name,
+                     fmt::format("interrupted by {}: the partial base is removed", linux_sys::signal_name(interrupted())));
+}
+
+// Runs the program that fills a base (debootstrap, cp, mke2fs): its output
+// to the log and the progress line; an Error with its last lines when it
+// fails, or when a signal came (the caller then removes the partial base).
+inline Status run_filler(const std::string& name, const std::vector<std::string>& argv, std::ostream& log, Progress& progress) {
+  std::map<std::string, int> counts;
+  std::vector<std::string> tail;
+  auto ran = run_program_lines(argv, [&](const std::string& line) {
+    log << line << '\n';
+    tail.push_back(line);
+    if (tail.size() > 5) tail.erase(tail.begin());
+    show_debootstrap_line(progress, line, counts);
+  });
+  progress.finish();
+  if (!ran) return ran.error();
+  if (ran->interrupted || interrupted()) return interrupted_error(name);
+  if (ran->code != 0) {
+    std::string last;
+    for (const auto& line : tail) last += (last.empty() ? "" : " | ") + line;
+    return logic_error("base create", name, fmt::format("{} exited with {}: {}", argv.front(), ran->code, last));
+  }
+  return {};
+}
+
+// The record written into the partial directory, which is then renamed
+// into place: the base becomes visible only whole.
+// The record of a base just made as `options` asked, whose tree is at `root`.
+inline BaseInfo made_base_info(const BaseCreateOptions& options, std::string source, double seconds, std::string root) {
+  BaseInfo info;
+  info.name = options.name;
+  info.backend = options.backend;
+  info.source = std::move(source);
+  info.created_at = utc_now();
+  info.creation_seconds = seconds;
+  info.root = std::move(root);
+  if (options.from.empty()) info.suite = options.suite;
+  info.extra_packages = options.include;
+  return info;
+}
+
+inline Status publish(const BaseStore& store, const std::string& partial, const BaseInfo& info) {
+  if (Status written = linux_sys::write_file(join_path(partial, "base.json"), to_json(info).dump(2) + "\n",
+                                             O_WRONLY | O_CREAT | O_EXCL);
+      !written)
+    return written;
+  if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, store.path_of(info.name).c_str(), RENAME_NOREPLACE) != 0)
+    return errno_error("rename", store.path_of(info.name));
+  return {};
+}
 
 inline Status remove_partial(const BaseStore& store, const std::string& partial_name, const std::string& backend) {
   const std::string partial = join_path(store.dir(), partial_name);
@@ -147,61 +224,25 @@ inline Result<BaseInfo> create_base(const BaseStore& store, const BaseCreateOpti
 
   std::ofstream log(join_path(partial, "create.log"));
   Progress progress(fmt::format("base create {}", options.name));
-  std::vector<std::string> argv;
   std::string source;
+  std::vector<std::string> argv;
   if (!options.from.empty()) {
     argv = {"cp", "-a", "--reflink=auto", "-T", options.from, root};
     source = "import " + options.from;
   } else {
-    const std::string mirror = options.mirror.empty() ? configured_mirror() : options.mirror;
-    std::string include;
-    for (const auto& package : builder_packages()) include += (include.empty() ? "" : ",") + package;
-    for (const auto& package : options.include) include += "," + package;
-    argv = {"debootstrap", "--variant=minbase", "--include=" + include, options.suite, root, mirror};
-    source = fmt::format("debootstrap {} {}", options.suite, mirror);
-    progress.note(fmt::format("debootstrap {} from {} (minbase + {}); log: {}/create.log", options.suite, mirror, include,
-                              join_path(store.dir(), options.name)));
+    auto debootstrap = detail::debootstrap_filler(options, root, join_path(store.dir(), options.name), progress);
+    argv = std::move(debootstrap.argv);
+    source = std::move(debootstrap.source);
   }
-  std::map<std::string, int> counts;
-  std::vector<std::string> tail;
-  auto ran = run_program_lines(argv, [&](const std::string& line) {
-    log << line << '\n';
-    tail.push_back(line);
-    if (tail.size() > 5) tail.erase(tail.begin());
-    detail::show_debootstrap_line(progress, line, counts);
-  });
-  progress.finish();
-  if (!ran) return fail(ran.error());
-  if (ran->interrupted || interrupted())
-    return fail(logic_error("base create", options.name,
-                            fmt::format("interrupted by {}: the partial base is removed", linux_sys::signal_name(interrupted()))));
-  if (ran->code != 0) {
-    std::string last;
-    for (const auto& line : tail) last += (last.empty() ? "" : " | ") + line;
-    return fail(logic_error("base create", options.name,
-                            fmt::format("{} exited with {}: {}", argv.front(), ran->code, last)));
-  }
+  if (Status filled = detail::run_filler(options.name, argv, log, progress); !filled) return fail(filled.error());
   detail::drop_package_cache(root);
   if (interrupted())  // a signal after the program ended: still no base that looks usable
-    return fail(logic_error("base create", options.name,
-                            fmt::format("interrupted by {}: the partial base is removed", linux_sys::signal_name(interrupted()))));
+    return fail(detail::interrupted_error(options.name));
 
-  BaseInfo info;
-  info.name = options.name;
-  info.backend = options.backend;
-  info.source = source;
-  info.created_at = utc_now();
-  info.creation_seconds = progress.elapsed_seconds();
-  info.root = join_path(store.path_of(options.name), "root");
-  if (options.from.empty()) info.suite = options.suite;
-  info.extra_packages = options.include;
+  const BaseInfo info = detail::made_base_info(options, source, progress.elapsed_seconds(),
+                                               join_path(store.path_of(options.name), "root"));
   log.close();
-  if (Status written = linux_sys::write_file(join_path(partial, "base.json"), to_json(info).dump(2) + "\n",
-                                             O_WRONLY | O_CREAT | O_EXCL);
-      !written)
-    return fail(written.error());
-  if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, store.path_of(options.name).c_str(), RENAME_NOREPLACE) != 0)
-    return fail(errno_error("rename", store.path_of(options.name)));
+  if (Status published = detail::publish(store, partial, info); !published) return fail(published.error());
   progress.note(fmt::format("done in {:.1f} s", info.creation_seconds));
   return info;
 }

@@ -1,10 +1,11 @@
 #pragma once
 // Named bases: the chroots builds are snapshotted from. One directory each
 // under the bases dir: `root/` (the tree; a btrfs subvolume for the btrfs
-// backend), `base.json` (how and when it was made, and how long that took:
-// the "chroot from scratch" figure a build's turnaround is compared with),
-// `create.log`, and `lock` (a build holds it shared; `base rm` needs it
-// exclusive, so a base in use is never removed under a build).
+// backend; an lvm base has none: its tree is an origin LV, VG/LV, which
+// base.json's "root" names), `base.json` (how and when it was made, and how
+// long that took: the "chroot from scratch" figure a build's turnaround is
+// compared with), `create.log`, and `lock` (a build holds it shared; `base
+// rm` needs it exclusive, so a base in use is never removed under a build).
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -21,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/lvm_base.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/fd.hpp"
@@ -35,11 +37,11 @@ inline constexpr long btrfs_magic = 0x9123683e;
 
 struct BaseInfo {
   std::string name;
-  std::string backend;  // overlay (a plain directory) or btrfs (a subvolume)
+  std::string backend;  // overlay (a plain directory), btrfs (a subvolume) or lvm (an origin LV)
   std::string source;   // "debootstrap <suite> <mirror>" or "import <dir>"
   std::string created_at;
   double creation_seconds = 0;
-  std::string root;     // the tree builds snapshot
+  std::string root;     // the tree builds snapshot: a directory, or for lvm "VG/LV" (what --backend lvm --base takes)
   std::string suite;    // the Debian suite debootstrap made it from; empty for an import
   std::vector<std::string> extra_packages;  // --include, beyond what every builder base has
 };
@@ -64,6 +66,89 @@ inline nlohmann::json to_json(const BaseInfo& info) {
           {"suite", info.suite},       {"extra_packages", info.extra_packages}};
 }
 
+// ---- lvm bases: the origin LV ----------------------------------------------------
+
+// The tag `base create --backend lvm` puts on the LVs it makes: `base rm`
+// removes only an LV that carries it, never one it did not make.
+inline constexpr const char* lvm_base_tag = "snapcell-base";
+
+// One LV of a VG, as base create and base rm need it.
+struct LvmVolumeEntry {
+  std::string name;
+  std::string origin;  // the LV it is a snapshot of; empty for anything else
+  std::string attr;    // lv_attr: the first character is the type ('t' a thin pool)
+  std::vector<std::string> tags;
+};
+
+inline std::vector<std::string> split_on(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find(separator, start);
+    parts.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// `lvs` of a whole VG, as text: '|' is in no LV name and no tag, so the
+// fields split cleanly. A missing VG is lvm's own message (ENOENT).
+inline Result<std::vector<LvmVolumeEntry>> list_volume_group(const linux_sys::LvmOptions& lvm, const std::string& group) {
+  auto listed = linux_sys::run_lvm(lvm, "lvs", {"--noheadings", "--separator", "|", "-o", "lv_name,origin,lv_attr,lv_tags", group},
+                                   group);
+  if (!listed) {
+    if (listed.error().operation == "execvpe")
+      return Error{"--backend lvm", lvm.program, ENOENT, "the lvm tool is not installed (apt-get install lvm2)"};
+    return listed.error();
+  }
+  std::vector<LvmVolumeEntry> volumes;
+  for (const auto& raw : split_on(listed->out, '\n')) {
+    const auto first = raw.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    const auto fields = split_on(std::string_view(raw).substr(first), '|');
+    if (fields.size() != 4) return Error{"lvs", group, EIO, fmt::format("unexpected line: {}", raw)};
+    LvmVolumeEntry entry{fields[0], fields[1], fields[2], {}};
+    for (auto& tag : split_on(fields[3], ','))
+      if (!tag.empty()) entry.tags.push_back(std::move(tag));
+    volumes.push_back(std::move(entry));
+  }
+  return volumes;
+}
+
+// `pool`, given as --thin-pool, is a thin pool among a VG's `volumes`.
+inline Status check_thin_pool(const std::vector<LvmVolumeEntry>& volumes, const std::string& group, const std::string& pool) {
+  const auto found = std::find_if(volumes.begin(), volumes.end(), [&](const LvmVolumeEntry& v) { return v.name == pool; });
+  if (found == volumes.end()) return Error{"--thin-pool", pool, ENOENT, fmt::format("no such logical volume in {}", group)};
+  if (found->attr.empty() || found->attr[0] != 't')
+    return Error{"--thin-pool", pool, EINVAL,
+                 fmt::format("is not a thin pool (lv_attr {}); lvcreate --type thin-pool makes one", found->attr)};
+  return {};
+}
+
+// The origin LV of an lvm base, removed only when it is provably ours (the
+// tag) and no snapshot of it remains (a session's, or anyone's: removing the
+// origin would take them with it). An LV already gone leaves nothing to do.
+inline Status remove_lvm_origin(const std::string& base, const std::string& root) {
+  auto name = parse_lvm_base(root);
+  if (!name) return name.error();
+  const auto lvm = lvm_options_for_this_host();
+  auto volumes = list_volume_group(lvm, name->volume_group);
+  if (!volumes) return volumes.error();
+  const auto origin = std::find_if(volumes->begin(), volumes->end(), [&](const auto& v) { return v.name == name->origin; });
+  if (origin == volumes->end()) return {};
+  for (const auto& volume : *volumes)
+    if (volume.origin == name->origin)
+      return logic_error("base rm", base,
+                         fmt::format("{}/{} is a snapshot of its origin {}: remove it first (snapcell reap, or lvremove)",
+                                     name->volume_group, volume.name, root));
+  if (std::find(origin->tags.begin(), origin->tags.end(), lvm_base_tag) == origin->tags.end())
+    return logic_error("base rm", base,
+                       fmt::format("{} has no {} tag: snapcell did not make it, and does not remove it", root, lvm_base_tag));
+  auto removed = linux_sys::run_lvm(lvm, "lvremove", {"-y", root}, root);
+  if (!removed) return removed.error();
+  return {};
+}
+
 class BaseStore {
  public:
   explicit BaseStore(std::string dir) : dir_(std::move(dir)) {}
@@ -86,7 +171,7 @@ class BaseStore {
       info.source = json.at("source").get<std::string>();
       info.created_at = json.at("created_at").get<std::string>();
       info.creation_seconds = json.at("creation_seconds").get<double>();
-      info.root = join_path(path_of(name), "root");
+      if (Status root = read_root(json, name, info); !root) return root.error();
       info.suite = json.value("suite", std::string());  // bases made before these fields have neither
       info.extra_packages = json.value("extra_packages", std::vector<std::string>());
       return info;
@@ -107,6 +192,20 @@ class BaseStore {
       if (info) bases.push_back(*info);
     }
     return bases;
+  }
+
+  // A directory base's tree is always root/ beside the record (records
+  // written before lvm bases have a "root" that is not read); an lvm base's
+  // is the origin the record names, checked as --base VG/LV would be.
+  Status read_root(const nlohmann::json& json, const std::string& name, BaseInfo& info) const {
+    if (info.backend != "lvm") {
+      info.root = join_path(path_of(name), "root");
+      return {};
+    }
+    info.root = json.at("root").get<std::string>();
+    if (auto origin = parse_lvm_base(info.root); !origin)
+      return logic_error("read base", join_path(path_of(name), "base.json"), origin.error().message());
+    return {};
   }
 
   // Held shared by every build of the base, for the build's whole life.
@@ -138,6 +237,8 @@ class BaseStore {
           if (mount.fs_type == "overlay" && mount.super_options.find("lowerdir=" + info->root) != std::string::npos)
             return logic_error("base rm", name,
                                fmt::format("an overlay at {} still uses it; run snapcell reap", mount.mount_point));
+    if (info->backend == "lvm")
+      if (Status removed = remove_lvm_origin(name, info->root); !removed) return removed;
     if (info->backend == "btrfs") {
       // The subvolume's content goes first: destroying a non-empty subvolume
       // needs privileges the removal should not lean on.

@@ -86,6 +86,7 @@ inline std::vector<std::string> single_build_argv(const BuildOptions& options, c
                                 "--cgroup-parent", options.cgroup_parent};
   if (!options.snapshot_dir.empty()) argv.insert(argv.end(), {"--snapshot-dir", options.snapshot_dir});
   if (!options.wheelhouse.empty()) argv.insert(argv.end(), {"--wheelhouse", options.wheelhouse});
+  if (!options.cow_size.empty()) argv.insert(argv.end(), {"--cow-size", options.cow_size});
   return argv;
 }
 

@@ -71,24 +71,33 @@ inline Result<std::vector<std::string>> wheelhouse_files(const std::string& dir)
 }
 
 struct ResolvedBase {
-  std::string name;  // empty for a directory given as such
-  std::string root;
+  std::string name;  // empty for a directory or an origin LV given as such
+  std::string root;  // the tree builds snapshot; for lvm the origin, VG/LV
   std::optional<double> creation_seconds;
+  std::optional<linux_sys::LvmConfig> lvm;  // lvm: what the origin's probe found (check_base)
   linux_sys::UniqueFd hold;  // shared lock: `base rm` waits for this build
 };
 
+// A named base serves the backends its record says it was made for.
+inline Status check_base_serves(const BaseInfo& info, const std::string& backend) {
+  auto refuse = [&](std::string why) { return Status{logic_error("--base", info.name, std::move(why))}; };
+  if (info.backend == "btrfs" && backend != "btrfs") return refuse("is a btrfs base: build it with --backend btrfs");
+  if (info.backend == "lvm" && backend != "lvm") return refuse("is an lvm base (an origin LV): build it with --backend lvm");
+  if (info.backend != "btrfs" && backend == "btrfs") return refuse("is not a btrfs base: use --backend overlay or copy");
+  if (info.backend != "lvm" && backend == "lvm")
+    return refuse(fmt::format("is a {} base, not an origin LV: use --backend overlay or copy, or --base VG/LV", info.backend));
+  return {};
+}
+
 inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
   ResolvedBase base;
-  if (options.base.front() == '/') {
+  if (options.base.find('/') != std::string::npos) {  // a directory, or an origin LV (VG/LV)
     base.root = options.base;
   } else {
     BaseStore store(options.bases_dir);
     auto info = store.find(options.base);
     if (!info) return info.error();
-    if (info->backend == "btrfs" && options.backend != "btrfs")
-      return logic_error("--base", options.base, "is a btrfs base: build it with --backend btrfs");
-    if (info->backend != "btrfs" && options.backend == "btrfs")
-      return logic_error("--base", options.base, "is not a btrfs base: use --backend overlay or copy");
+    if (Status serves = check_base_serves(*info, options.backend); !serves) return serves.error();
     auto held = store.hold(options.base, /*exclusive=*/false);
     if (!held) return held.error();
     base.name = info->name;
@@ -99,14 +108,18 @@ inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
   RunOptions as_run;
   as_run.base = base.root;
   as_run.backend = options.backend;
+  as_run.cow_size = options.cow_size;
   if (Status checked = check_base(as_run); !checked) return checked.error();
+  base.lvm = as_run.lvm;
   return base;
 }
 
-inline RunOptions policy_options(const BuildOptions& options, const std::string& base_root) {
+inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase& base) {
   RunOptions run;
-  run.base = base_root;
+  run.base = base.root;
   run.backend = options.backend;
+  run.lvm = base.lvm;
+  run.cow_size = options.cow_size;
   run.supervisor = options.supervisor;
   run.state_dir = options.state_dir;
   run.snapshot_dir = options.snapshot_dir;
@@ -182,7 +195,7 @@ inline int build_command(const BuildOptions& options) {
   const std::string state_log = join_path(dirs.logs, fmt::format("build-{}.log", lease->uid));
 
   Sentinel sentinel;
-  const RunOptions run = policy_options(options, base->root);
+  const RunOptions run = policy_options(options, *base);
   return with_policies(run, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;
@@ -197,7 +210,7 @@ inline int build_command(const BuildOptions& options) {
     isolation.gid = lease->uid;
     isolation.private_network = true;
     isolation.working_dir = "/build";
-    BuildRequest request{base->root,
+    BuildRequest request{snapshot_origin(run),
                          {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir, build_driver,
                           wheelhouse->empty() ? "" : wheelhouse_in_sandbox,
                           options.supervisor == "default" || options.supervisor == "pidns" ? "pidns" : ""},

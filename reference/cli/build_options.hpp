@@ -20,8 +20,9 @@ struct BuildOptions {
   std::string from_list;            // a file naming more sdists, one a line
   int jobs = 1;                     // builds at once in a batch
   bool batch = false;               // several sdists, --from-list or --jobs: build_batch.hpp
-  std::string base;  // a base name (see `snapcell base list`) or an absolute directory
+  std::string base;  // a base name (see `snapcell base list`), an absolute directory, or for lvm VG/LV
   std::string backend = "overlay";
+  std::string cow_size;  // lvm, classic origins: COW space per snapshot; default: from the origin
   std::string supervisor = "default";
   double timeout_seconds = 600;
   double grace_seconds = 2;
@@ -43,13 +44,21 @@ inline Status validate(const BuildOptions& options) {
   if (options.base.empty()) return reject("--base", "is empty");
   if (options.base.front() == '/') {
     if (Status base = validate_absolute_path("--base", options.base); !base) return base;
+  } else if (options.base.find('/') != std::string::npos) {
+    // Not a base name (those have no '/'): the origin LV, for lvm only.
+    if (options.backend != "lvm")
+      return reject("--base", fmt::format("'{}' is an origin LV (VG/LV): give --backend lvm, or a base name or directory",
+                                          options.base));
+    if (auto name = parse_lvm_base(options.base); !name) return name.error();
   }
   if (Status sandbox = validate_sandbox_choices(options.backend, options.supervisor, options.timeout_seconds,
                                                 options.grace_seconds);
       !sandbox)
     return sandbox;
-  if (options.backend == "lvm")
-    return reject("--backend", "lvm is taken by run and reap so far; build on lvm is not there yet (issue 16)");
+  if (!options.cow_size.empty()) {
+    if (options.backend != "lvm") return reject("--cow-size", "is for --backend lvm");
+    if (Status size = validate_lvm_size("--cow-size", options.cow_size); !size) return size;
+  }
   if (options.out.empty()) return reject("--out", "is empty");
   if (!options.wheelhouse.empty())
     if (Status dir = validate_absolute_path("--wheelhouse", options.wheelhouse); !dir) return dir;

@@ -34,6 +34,9 @@ inline Result<linux_sys::SupervisorConfig> supervisor_config(const std::string& 
   config.cgroup_parent = cgroup_parent;
   config.interrupt_fd = linux_sys::interrupts().fd();  // a build's wait ends at once on SIGINT/TERM/HUP/QUIT
   if (Status made = make_dir_if_missing(cgroup_parent, 0755); !made) return made.error();
+  // Pure v2 (the usual systemd host): the limits live in v2, if our parent passes pids and memory on.
+  if (Status delegated = linux_sys::delegate_controllers(cgroup_parent, {"pids", "memory"}); !delegated)
+    return delegated.error();
   const std::string leaf = cgroup_parent.substr(cgroup_parent.rfind('/') + 1);
   auto v1_parent = [&](const std::string& mount, std::string& parent) {
     if (mount.empty()) return;  // no such v1 hierarchy here (pure v2)

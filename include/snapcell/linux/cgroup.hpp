@@ -250,6 +250,29 @@ inline bool controller_delegated(const std::string& parent, std::string_view con
   return false;
 }
 
+// Turns on, for the children of `parent`, those of `controllers` that the
+// parent is offered (its cgroup.controllers) and does not yet pass on: on a
+// pure v2 host (systemd's root offers pids and memory) this is what lets a
+// build's leaf hold pids.max and memory.max at all. The parent is a
+// dedicated one holding no process itself, so the kernel's "no internal
+// processes" rule allows it. A controller the parent is not offered stays
+// off; apply_limits then reports the limit as not enforced.
+inline Status delegate_controllers(const std::string& parent, const std::vector<std::string_view>& controllers) {
+  auto offered = read_file(parent + "/cgroup.controllers");
+  if (!offered) return offered.error();
+  std::string enable;
+  for (auto controller : controllers) {
+    bool is_offered = false;
+    for (auto word : linux_text::split(*offered, ' ')) {
+      if (!word.empty() && word.back() == '\n') word.remove_suffix(1);
+      if (word == controller) is_offered = true;
+    }
+    if (is_offered && !controller_delegated(parent, controller)) enable += fmt::format("{}+{}", enable.empty() ? "" : " ", controller);
+  }
+  if (enable.empty()) return {};
+  return write_file(parent + "/cgroup.subtree_control", enable);
+}
+
 // The leaves one build uses; an empty path is a hierarchy not used.
 struct CgroupLeaves {
   std::string unified;  // always, for a cgroup supervisor
