@@ -68,7 +68,7 @@ struct Matrices {
 };
 
 Matrices read_matrices(const fs::path& dir) {
-  static const std::vector<std::string> backend_order = {"overlay", "btrfs", "copy"};
+  static const std::vector<std::string> backend_order = {"overlay", "btrfs", "copy", "lvm"};
   static const std::vector<std::string> supervisor_order = {"session", "cgroup", "pidns", "default"};
   Matrices m;
   std::vector<std::pair<std::string, std::string>> files;

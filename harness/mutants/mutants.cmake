@@ -3,6 +3,11 @@
 # of include/, must catch it in the scenarios the file names, each with a
 # violation of the invariant named for it (`# caught by: I<n> in <scenario>`,
 # checked by expect-caught.cmake). ctest: mutant/<name>, label `mutation`.
+# A mutant with `# vm caught by: I<n> in <guest case>` lines is also built
+# into a qemu guest and run there (vm-tests/CMakeLists.txt: mutant/vm-<name>,
+# labels `mutation;vm`); it is listed for vm-tests in the global property
+# SNAPCELL_VM_MUTANTS, with its include dir and spec in
+# SNAPCELL_MUTANT_INCLUDE_<name> and SNAPCELL_MUTANT_SPEC_<name>.
 file(GLOB SNAPCELL_MUTANTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.mutant.cmake)
 file(GLOB_RECURSE SNAPCELL_ALL_HEADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/*.hpp)
 
@@ -22,6 +27,13 @@ foreach(spec IN LISTS SNAPCELL_MUTANTS)
     DEPENDS ${spec} ${SNAPCELL_ALL_HEADERS} ${CMAKE_CURRENT_LIST_DIR}/apply-mutant.cmake
     COMMENT "Applying mutant ${name}")
   add_custom_target(mutant-${name}-sources DEPENDS ${out}/.applied)
+
+  file(STRINGS ${spec} vm_caught_by REGEX "^# vm caught by: ")
+  if(vm_caught_by)
+    set_property(GLOBAL APPEND PROPERTY SNAPCELL_VM_MUTANTS ${name})
+    set_property(GLOBAL PROPERTY SNAPCELL_MUTANT_INCLUDE_${name} ${out})
+    set_property(GLOBAL PROPERTY SNAPCELL_MUTANT_SPEC_${name} ${spec})
+  endif()
 
   set(suite snapcell-property-mutant-${name})
   snapcell_add_property_suite(${suite} ${out})

@@ -4,7 +4,8 @@
 # on a filesystem the session never mounted.
 # host caught by: I2 in host seed scenario: a full volume filesystem fails the snapshot, and teardown leaves the bare directory*
 # caught by: I2 in seed scenario: the volume group is full, the snapshot fails, the bare mount point is left alone*
-# vm caught by: I2 in cli-seed-scenario (by hand: cmake -DSNAPCELL_VM_MUTANT=no-root-guard, then SNAPCELL_VM_CASES=cli-seed-scenario vm-tests/run; see docs/lvm-vm.md)
+# vm caught by: I2 in seed-scenario
+# vm caught by: I2 in cli-seed-scenario
 mutate(snapcell/unwind.hpp [=[
   if (is_plain_directory(*facts)) {
     report.add("unmount", path, Outcome::absent, "not a mount point");
