@@ -114,7 +114,9 @@ farm_run=("$farm/snapcell-farm" run --base "$base" --bases-dir "$bases_dir" --st
           --cgroup-parent "$cgroup_parent" --snapcell "$snapcell" --slots 2 --out "$scratch/out")
 timeout 400 "${farm_run[@]}" --timeout 60 "$scratch/in" > "$scratch/run1.out" 2> "$scratch/run1.err" &
 farm_pid=$!
-# The sleeper's task, once it is the only task running and its session is
+# The sleeper's task, once it is the only task of the array left (none
+# pending either: a task started after the kill would have its prolog's reap
+# clean the sleeper's session before the epilog could) and its session is
 # mounted (the corpus's builds take a second or two, the sleeper a minute):
 # SIGKILL to the whole task, snapcell's controller included.
 task="" session=""
@@ -122,9 +124,9 @@ for _ in $(seq 1200); do
   job="" list=""; [[ -s "$scratch/out/.farm/last-job" ]] && read -r job list < "$scratch/out/.farm/last-job"
   if [[ -n "$job" && -n "$list" ]]; then
     index=$(grep -n snapbad_slow "$list" | cut -d: -f1)
-    running=$(squeue -h -t R -j "$job" -o %i 2>/dev/null)
+    running=$(squeue -h -r -j "$job" -o '%i %t' 2>/dev/null)
     mounts=$(findmnt -rn -o TARGET | grep "^$state/mnt/snapcell-")
-    if [[ "$running" == "${job}_${index}" && $(wc -l <<<"$mounts") -eq 1 && -n "$mounts" ]]; then
+    if [[ "$running" == "${job}_${index} R" && $(wc -l <<<"$mounts") -eq 1 && -n "$mounts" ]]; then
       task="${job}_${index}" session=$(basename "$mounts")
       break
     fi
@@ -146,7 +148,8 @@ cat "$scratch/run1.out"
 # From the node: nothing of the killed task's session, after the epilog.
 check "killed task: the epilog ran reap" "$(grep -c "^reap exit 0" "$scratch/log/epilog.log" 2>/dev/null | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
 check "killed task: the epilog's reap removed its session" \
-  "$(grep -h -o '"session": *"snapcell-[0-9a-f]*"' "$scratch/log/epilog.log" | grep -c "$session" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
+  "$(grep -h -o '"session": *"snapcell-[0-9a-f]*"' "$scratch/log/epilog.log" | grep -c "$session" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes ||
+  { echo "logs that name $session:"; grep -l "$session" "$scratch"/log/*.log; }
 check "killed task: session mounts left" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt/")" 0
 check "killed task: volumes left" "$(ls "$state/volumes" 2>/dev/null | wc -l)" 0
 check "killed task: journal records left" "$(ls "$state/journal" 2>/dev/null | wc -l)" 0 ||
