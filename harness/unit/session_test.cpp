@@ -197,3 +197,27 @@ TEST_CASE("session: with verification off (benchmarks only) a run skips the proo
   CHECK(check_all_gone(sim.world, name, "after an unverified run").empty());
   CHECK(check_always(sim.world).empty());
 }
+
+TEST_CASE("report: command_ms is the command's own life, spawn to stop, and empty when it never spawned", "[session][report]") {
+  Report report;
+  report.add_ms("snapshot", 900);
+  report.add_ms("mount", 50);
+  CHECK_FALSE(report.command_ms().has_value());  // setup alone: no command lived
+  report.add_ms("spawn", 2);
+  report.add_ms("build", 1000);
+  report.add_ms("stop", 30);
+  report.add_ms("stop", 10);  // a repeat sums into its phase
+  report.add_ms("teardown", 700);
+  REQUIRE(report.command_ms().has_value());
+  CHECK(*report.command_ms() == 1042);
+
+  Sim sim;
+  auto& controller = sim.add_controller();
+  auto session = sim.new_session(controller);
+  Report run = session->run(sim.request(Behaviour::well_behaved));
+  double spawn_to_stop = 0;
+  for (const auto& [phase, ms] : run.phase_ms)
+    if (phase == "spawn" || phase == "build" || phase == "stop") spawn_to_stop += ms;
+  REQUIRE(run.command_ms().has_value());
+  CHECK(*run.command_ms() == spawn_to_stop);
+}

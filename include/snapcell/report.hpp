@@ -72,6 +72,17 @@ struct Report {
 
   bool clean() const { return remains.empty(); }
 
+  // How long the build's command existed: from its spawn to the proof its
+  // processes are gone (the session's spawn, build and stop phases). What a
+  // deadline and grace bound; the snapshot before and the teardown after
+  // are the backend's time. Empty when the command never spawned.
+  std::optional<double> command_ms() const {
+    std::optional<double> total;
+    for (const auto& [name, ms] : phase_ms)
+      if (name == "spawn" || name == "build" || name == "stop") total = total.value_or(0) + ms;
+    return total;
+  }
+
   void add(std::string step, std::string target, Outcome outcome, std::string detail = {}) {
     steps.push_back({std::move(step), std::move(target), outcome, std::move(detail)});
   }

@@ -152,4 +152,15 @@ inline Result<LvmOrigin> probe_lvm_origin(const LvmBaseName& name, const linux_s
   return origin;
 }
 
+// What the sessions' volume manager is told about a probed origin: its VG,
+// the snapshot mode the origin calls for, and for classic snapshots their
+// COW space (`cow_size`, or the default for the origin's size).
+inline linux_sys::LvmConfig session_lvm_config(const LvmOrigin& origin, const std::string& cow_size,
+                                               const linux_sys::LvmOptions& lvm) {
+  linux_sys::LvmConfig config{origin.name.volume_group, origin.mode, "", origin.fs_type, lvm};
+  if (origin.mode == linux_sys::LvmSnapshotMode::classic)
+    config.classic_size = cow_size.empty() ? default_cow_size(origin.size_bytes) : cow_size;
+  return config;
+}
+
 }  // namespace snapcell::cli

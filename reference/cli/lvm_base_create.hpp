@@ -28,6 +28,7 @@
 #include "cli/base_create.hpp"
 #include "cli/base_store.hpp"
 #include "cli/lvm_base.hpp"
+#include "cli/lvm_origin_lv.hpp"
 #include "cli/progress.hpp"
 #include "snapcell/linux/lvm_command.hpp"
 #include "snapcell/linux/scratch_tmpfs.hpp"
@@ -38,9 +39,8 @@ namespace snapcell::cli {
 // for what builds install into a snapshot comes on top.
 inline constexpr const char* default_debootstrapped_lvm_size = "2g";
 
-inline std::string lvm_qualified(const BaseCreateOptions& options) {
-  return fmt::format("{}/{}", options.volume_group, options.name);
-}
+inline LvmBaseName lvm_base_name(const BaseCreateOptions& options) { return {options.volume_group, options.name}; }
+inline std::string lvm_qualified(const BaseCreateOptions& options) { return qualified_name(lvm_base_name(options)); }
 
 // Refusals before anything is made (bad input, exit 2): the VG exists (lvm's
 // own words if not), no LV in it has the base's name, and the pool, if one
@@ -91,31 +91,6 @@ inline Result<std::string> lvm_base_size(const BaseCreateOptions& options) {
   if (!bytes) return bytes.error();
   constexpr std::uint64_t mib = 1024 * 1024;
   return fmt::format("{}m", (*bytes + *bytes / 2 + mib - 1) / mib + 64);
-}
-
-// lvcreate of the origin, tagged: classic (`-L S -n LV VG`) or thin (`-V S
-// -T VG/POOL -n LV`). -y: stdin is /dev/null, and lvcreate asks before it
-// wipes an old signature found where the LV lands.
-inline Status create_origin_lv(const linux_sys::LvmOptions& lvm, const BaseCreateOptions& options, const std::string& size) {
-  std::vector<std::string> args{"-y", "--addtag", lvm_base_tag, "-n", options.name};
-  if (options.thin_pool.empty()) {
-    args.insert(args.end(), {"-L", size, options.volume_group});
-  } else {
-    args.insert(args.end(), {"-V", size, "-T", fmt::format("{}/{}", options.volume_group, options.thin_pool)});
-  }
-  auto created = linux_sys::run_lvm(lvm, "lvcreate", args, lvm_qualified(options));
-  if (!created) return created.error();
-  return {};
-}
-
-// mke2fs by that name: the guest image has no mkfs.ext4. No discard: a new
-// LV holds nothing worth discarding, and a discard of a classic LV can take
-// long on a slow disk.
-inline std::vector<std::string> mke2fs_argv(const std::string& device, const std::string& tree) {
-  std::vector<std::string> argv{"mke2fs", "-q", "-F", "-t", "ext4", "-E", "nodiscard"};
-  if (!tree.empty()) argv.insert(argv.end(), {"-d", tree});
-  argv.push_back(device);
-  return argv;
 }
 
 // debootstrap into the LV: an empty ext4 mounted on `mount_point` (in the
@@ -178,9 +153,10 @@ inline Result<BaseInfo> create_lvm_base(const BaseStore& store, const BaseCreate
   Progress progress(fmt::format("base create {}", options.name));
   progress.note(fmt::format("lvcreate {} {} ({})", qualified, *size,
                             options.thin_pool.empty() ? "classic" : "thin in " + options.thin_pool));
-  if (Status created = create_origin_lv(lvm, options, *size); !created) return fail(created.error());
+  if (Status created = create_origin_lv(lvm, {lvm_base_name(options), options.thin_pool, *size, lvm_base_tag}); !created)
+    return fail(created.error());
   lv_made = true;
-  const std::string device = fmt::format("/dev/{}/{}", options.volume_group, options.name);
+  const std::string device = device_path(lvm_base_name(options));
   auto source = fill_lvm_base(options, device, partial, join_path(store.dir(), options.name), log, progress);
   if (!source) return fail(source.error());
   if (interrupted())  // a signal after the program ended: still no base that looks usable

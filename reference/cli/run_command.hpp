@@ -76,10 +76,7 @@ inline Status check_base(RunOptions& options) {
     const linux_sys::LvmOptions lvm = lvm_options_for_this_host();
     auto origin = probe_lvm_origin(*name, lvm);
     if (!origin) return origin.error();
-    linux_sys::LvmConfig config{name->volume_group, origin->mode, "", origin->fs_type, lvm};
-    if (origin->mode == linux_sys::LvmSnapshotMode::classic)
-      config.classic_size = options.cow_size.empty() ? default_cow_size(origin->size_bytes) : options.cow_size;
-    options.lvm = config;
+    options.lvm = session_lvm_config(*origin, options.cow_size, lvm);
     return {};
   }
   auto base = linux_sys::open_fd(options.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);

@@ -161,7 +161,7 @@ class Verifier {
     run_.btrfs_snapshot_bytes = limits_.disk_bytes;
     // lvm: a classic snapshot's COW space is the cap (a thin one's is its pool).
     run_.cow_size = fmt::format("{}k", limits_.disk_bytes >> 10);
-    if (lvm_origin) check_base(run_).or_throw();
+    if (lvm_origin) run_.lvm = lvm_origin->session_config(run_.cow_size);
     prepare(dirs_).or_throw();
     base_checksum_ = host::tree_checksum(base_);
   }
@@ -232,11 +232,11 @@ class Verifier {
     }
     if (const int connections = listener_.take_connections(); connections > 0)
       finding.leaks.push_back(fmt::format("{} connection(s) to the host's 127.0.0.1:{}", connections, listener_.port()));
-    // The command's own lifetime, spawn to stop: the snapshot before it and
-    // the teardown after it are the backend's time (seconds for lvm in an
-    // emulated guest), not something the build could stretch.
+    // The command's own lifetime: the snapshot before it and the teardown
+    // after it are the backend's time (seconds for lvm in an emulated
+    // guest), not something the build could stretch.
     const double bound_ms = (options_.timeout_seconds + options_.grace_seconds) * 1000 + 2000;
-    if (const double lived_ms = command_lifetime_ms(report, finding.ms); lived_ms > bound_ms)
+    if (const double lived_ms = report.command_ms().value_or(finding.ms); lived_ms > bound_ms)
       finding.leaks.push_back(fmt::format("outlived its deadline and grace: {:.0f} ms", lived_ms));
     check_cap(technique.cap, *sampler, rss_before_kib, finding);
     // The host's kernel state, from outside: what a root build reached is a
@@ -278,16 +278,6 @@ class Verifier {
       return std::to_string(argument == "{root_major}" ? major(root.st_dev) : minor(root.st_dev));
     }
     return std::string(argument);
-  }
-
-  // spawn + build + stop from the session's phase timings; the whole
-  // session's time where it recorded none of them.
-  static double command_lifetime_ms(const Report& report, double session_ms) {
-    double lived_ms = 0;
-    bool timed = false;
-    for (const auto& [phase, ms] : report.phase_ms)
-      if (phase == "spawn" || phase == "build" || phase == "stop") lived_ms += ms, timed = true;
-    return timed ? lived_ms : session_ms;
   }
 
   Report run_session(const std::vector<std::string>& argv, const std::string& log) {

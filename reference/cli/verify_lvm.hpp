@@ -20,11 +20,11 @@
 
 #include "cli/base_store.hpp"
 #include "cli/lvm_base.hpp"
+#include "cli/lvm_origin_lv.hpp"
+#include "cli/state.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/lvm_command.hpp"
 #include "snapcell/linux/sys.hpp"
-#include "cli/state.hpp"
-#include "snapcell/linux/lvm_report.hpp"
 
 namespace snapcell::cli {
 
@@ -61,18 +61,15 @@ class VerifyLvmOrigin {
                                                        const std::string& tree, const std::string& view) {
     std::unique_ptr<VerifyLvmOrigin> origin(
         new VerifyLvmOrigin(LvmBaseName{vg, fmt::format("verify-base-{}", ::getpid())}, view));
-    std::vector<std::string> args{"-y", "--addtag", verify_origin_tag, "-n", origin->name_.origin};
-    if (thin_pool.empty()) args.insert(args.end(), {"-L", verify_origin_size, vg});
-    else args.insert(args.end(), {"-V", verify_origin_size, "-T", fmt::format("{}/{}", vg, thin_pool)});
-    auto created = linux_sys::run_lvm(origin->lvm_, "lvcreate", args, origin->qualified());
-    if (!created) return created.error();
+    if (Status created = create_origin_lv(origin->lvm_, {origin->name_, thin_pool, verify_origin_size, verify_origin_tag}); !created)
+      return created.error();
     origin->made_ = true;
-    auto filled = linux_sys::run_capturing({"mke2fs", "-q", "-F", "-t", "ext4", "-L", "snapcell-verify", "-d", tree,
-                                            origin->device()});
+    const std::string device = device_path(origin->name_);
+    auto filled = linux_sys::run_capturing(mke2fs_argv(device, tree));
     if (!filled) return filled.error();
     if (filled->exit_code != 0)
-      return Error{"mke2fs -d", origin->device(), EIO, linux_sys::one_line(filled->err.empty() ? filled->out : filled->err)};
-    if (Status viewed = origin->mount_view(); !viewed) return viewed.error();
+      return Error{"mke2fs -d", device, EIO, linux_sys::one_line(filled->err.empty() ? filled->out : filled->err)};
+    if (Status viewed = origin->probe_and_view(); !viewed) return viewed.error();
     return origin;
   }
 
@@ -81,24 +78,24 @@ class VerifyLvmOrigin {
     auto name = parse_lvm_base(base);
     if (!name) return name.error();
     std::unique_ptr<VerifyLvmOrigin> origin(new VerifyLvmOrigin(*name, view));
-    if (Status viewed = origin->mount_view(); !viewed) return viewed.error();
+    if (Status viewed = origin->probe_and_view(); !viewed) return viewed.error();
     return origin;
   }
 
-  std::string qualified() const { return fmt::format("{}/{}", name_.volume_group, name_.origin); }
+  std::string qualified() const { return qualified_name(name_); }
   const std::string& view_dir() const { return view_; }
+  // What the sessions' volume manager is told, from the probe the view was
+  // mounted after (lvs and the superblock are asked once per verify run).
+  linux_sys::LvmConfig session_config(const std::string& cow_size) const { return session_lvm_config(probed_, cow_size, lvm_); }
 
   // The session snapshots now in the VG (snapcell-*): a verify session's
   // leftover volume shows as a new name here.
   std::set<std::string> snapshots() const {
+    auto volumes = list_volume_group(lvm_, name_.volume_group);
+    if (!volumes) return {"(lvs failed: " + volumes.error().message() + ")"};
     std::set<std::string> names;
-    auto listed = linux_sys::run_lvm(lvm_, "lvs", {"--reportformat", "json", "-o", "lv_name", name_.volume_group},
-                                     name_.volume_group);
-    if (!listed) return {"(lvs failed: " + listed.error().message() + ")"};
-    auto records = linux_text::parse_lvs_report(listed->out);
-    if (!records) return {"(lvs unreadable: " + records.error().message() + ")"};
-    for (const auto& record : *records)
-      if (record.lv_name.rfind("snapcell-", 0) == 0) names.insert(record.lv_name);
+    for (const auto& volume : *volumes)
+      if (volume.name.rfind("snapcell-", 0) == 0) names.insert(volume.name);
     return names;
   }
 
@@ -106,16 +103,16 @@ class VerifyLvmOrigin {
   VerifyLvmOrigin(LvmBaseName name, std::string view)
       : name_(std::move(name)), view_(std::move(view)), lvm_(lvm_options_for_this_host()) {}
 
-  std::string device() const { return fmt::format("/dev/{}/{}", name_.volume_group, name_.origin); }
-
   // Read-only, and for ext* without replaying a journal: looking must not write.
-  Status mount_view() {
+  Status probe_and_view() {
     auto origin = probe_lvm_origin(name_, lvm_);
     if (!origin) return origin.error();
+    probed_ = *origin;
     if (Status made = make_dir_if_missing(view_, 0755); !made) return made;
-    const char* data = origin->fs_type.rfind("ext", 0) == 0 ? "noload" : nullptr;
-    if (::mount(device().c_str(), view_.c_str(), origin->fs_type.c_str(), MS_RDONLY | MS_NODEV | MS_NOSUID, data) != 0)
-      return errno_error("mount read-only", device());
+    const std::string device = device_path(name_);
+    const char* data = probed_.fs_type.rfind("ext", 0) == 0 ? "noload" : nullptr;
+    if (::mount(device.c_str(), view_.c_str(), probed_.fs_type.c_str(), MS_RDONLY | MS_NODEV | MS_NOSUID, data) != 0)
+      return errno_error("mount read-only", device);
     mounted_ = true;
     return {};
   }
@@ -123,6 +120,7 @@ class VerifyLvmOrigin {
   LvmBaseName name_;
   std::string view_;
   linux_sys::LvmOptions lvm_;
+  LvmOrigin probed_;
   bool made_ = false;
   bool mounted_ = false;
 };
