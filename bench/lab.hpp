@@ -43,6 +43,9 @@ inline std::uint64_t random_nonce() {
 class CgroupParents {
  public:
   CgroupParents() {
+    const auto& layout = linux_sys::host_cgroup_layout();
+    if (!layout) throw Failure(layout.error());
+    config_ = linux_sys::supervisor_config_for(*layout);
     const std::string leaf = "snapcell-bench-" + std::to_string(::getpid());
     config_.cgroup_parent = make(config_.cgroup_mount, leaf);
     if (config_.cgroup_parent.empty()) throw Failure(errno_error("mkdir", config_.cgroup_mount + "/" + leaf));

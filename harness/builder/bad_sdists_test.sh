@@ -26,7 +26,7 @@ done < "$scratch/corpus.tsv"
 check "bad archives tried (at least 20)" "$((bad >= 20 ? 1 : 0))" 1
 check "nothing created: state dir" "$(ls -d "$state" 2>/dev/null | wc -l)" 0
 check "nothing created: output dir" "$(ls -d "$scratch/out" 2>/dev/null | wc -l)" 0
-check "nothing created: cgroup parent" "$(ls -d /sys/fs/cgroup/unified/"$leaf" 2>/dev/null | wc -l)" 0
+check "nothing created: cgroup parent" "$(ls -d $(cgroup_parent_dirs "$leaf") 2>/dev/null | wc -l)" 0
 check "nothing created: mounts" "$(findmnt -rn -o TARGET | grep -c "^$scratch")" 0
 # And the good ones of the corpus do get through the checks (they are not
 # Python-buildable projects of this test's, so only their acceptance counts).

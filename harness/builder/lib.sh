@@ -4,6 +4,8 @@
 # Usage in a test: source lib.sh; builder_setup "$@"
 #   $1 snapcell binary   $2 bases dir   $3 base name   $4 samples dir (reference/samples)
 
+source "$(dirname "${BASH_SOURCE[0]}")/../host/cgroup_parent.sh"
+
 builder_setup() {
   snapcell=$1 bases_dir=$2 base=$3 samples=$4
   if ((EUID != 0)); then echo "SKIPPED: needs root"; exit 0; fi
@@ -13,7 +15,7 @@ builder_setup() {
   scratch=$(mktemp -d /tmp/snapcell-builder.XXXXXX)
   state="$scratch/state"
   leaf="snapcell-test-builder-$$"
-  cgroup_parent="/sys/fs/cgroup/unified/$leaf"
+  cgroup_parent=$(test_cgroup_parent "$leaf")
   trap builder_cleanup EXIT
   "$samples/make-sdists" "$scratch/sdists" >/dev/null
   build_anywhere=("$snapcell" build --bases-dir "$bases_dir" --base "$base" --state-dir "$state"
@@ -27,7 +29,7 @@ builder_setup() {
 builder_cleanup() {
   "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
   for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  for parent in /sys/fs/cgroup/{unified,pids,memory}/"$leaf"; do [[ -d "$parent" ]] && rmdir "$parent"; done
+  remove_test_cgroup_parent "$leaf"
   rm -rf "$scratch"
 }
 

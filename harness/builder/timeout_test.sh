@@ -14,7 +14,7 @@ show() {  # what the machine shows of builds: mounts, the cgroup parents' childr
   local mounts
   mounts=$(findmnt -rn -o TARGET | grep "^$state/" | sed "s|^$state/||" | tr '\n' ' ')
   echo "  findmnt:        below the state dir: ${mounts:-none}"
-  for parent in "$cgroup_parent" /sys/fs/cgroup/{pids,memory}/"$leaf"; do
+  for parent in $(cgroup_parent_dirs "$leaf"); do
     echo "  cgroup parent:  $parent: $(find "$parent" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l) child(ren)"
   done
   echo "  ps:             $(build_uid_processes | wc -l) process(es) of build uids," \

@@ -17,13 +17,14 @@ if ((EUID != 0)); then echo "SKIPPED: needs root"; exit 0; fi
 scratch=$(mktemp -d /tmp/snapcell-crash.XXXXXX)
 state="$scratch/state"
 leaf="snapcell-test-crash-$$"   # a cgroup parent of this test's own (v2, and v1 pids/memory where present)
-cgroup_parent="/sys/fs/cgroup/unified/$leaf"
+source "$(dirname "$0")/../host/cgroup_parent.sh"
+cgroup_parent=$(test_cgroup_parent "$leaf")
 live_pid=""
 cleanup() {
   [[ -n "$live_pid" ]] && kill -9 "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
   "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
   for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  for parent in /sys/fs/cgroup/{unified,pids,memory}/"$leaf"; do rmdir "$parent" 2>/dev/null; done
+  remove_test_cgroup_parent "$leaf" 2>/dev/null
   rm -rf "$scratch"
 }
 trap cleanup EXIT

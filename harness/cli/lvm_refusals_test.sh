@@ -20,6 +20,7 @@ if ! command -v lvm >/dev/null; then echo "SKIPPED: lvm is not installed (ci/ins
 scratch=$(mktemp -d /tmp/snapcell-lvm-refusals.XXXXXX)
 vg="snapcelltest$$"
 source "$(dirname "$0")/lvm_test_vg.sh"
+source "$(dirname "$0")/../host/cgroup_parent.sh"
 trap 'remove_test_vg; rm -rf "$scratch"' EXIT
 make_test_vg
 
@@ -33,7 +34,7 @@ printf 'Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n' >"$scratch/sdist/tiny
 printf '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n' >"$scratch/sdist/tiny-1.0/pyproject.toml"
 tar -C "$scratch/sdist" -czf "$scratch/tiny-1.0.tar.gz" tiny-1.0
 verify_scratch_before=$(ls -d /tmp/snapcell-verify* 2>/dev/null | sort)
-cgroup_parent="/sys/fs/cgroup/unified/snapcell-lvm-refusals-$$"
+cgroup_parent=$(test_cgroup_parent "snapcell-lvm-refusals-$$")
 command=run
 expect_refused() {  # description, expected text in the error, then the arguments after `$command`
   local what="$command: $1" expected=$2
@@ -54,7 +55,7 @@ expect_refused() {  # description, expected text in the error, then the argument
   [[ ! -e "$cgroup_parent" ]] || problem="$problem; it made its cgroup parent"
   [[ ! -e "$scratch/out" ]] || problem="$problem; it made --out"
   [[ "$(ls -d /tmp/snapcell-verify* 2>/dev/null | sort)" == "$verify_scratch_before" ]] || problem="$problem; a verify scratch is left"
-  ls -d /sys/fs/cgroup/unified/snapcell-verify-* >/dev/null 2>&1 && problem="$problem; a verify cgroup is left"
+  ls -d "$(cgroup_v2_mount)"/snapcell-verify-* >/dev/null 2>&1 && problem="$problem; a verify cgroup is left"
   [[ "$(findmnt -rn -o TARGET | sort)" == "$mounts_before" ]] || problem="$problem; the mount table changed"
   [[ -z "$problem" ]] || rm -rf "$state"
   report_case "$what" "$err"

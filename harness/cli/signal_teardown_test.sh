@@ -29,16 +29,17 @@ if [[ "$mode" == build && ! -f "$bases_dir/$base/base.json" ]]; then
   echo "FAIL: no base $base in $bases_dir (the builder/base fixture makes it)"; exit 1
 fi
 snapcell=$(readlink -f "$snapcell")
+source "$(dirname "$0")/../host/cgroup_parent.sh"
 
 scratch=$(mktemp -d /tmp/snapcell-signals.XXXXXX)
 state="$scratch/state"
 leaf="snapcell-test-signals-$$"
-cgroup_parent="/sys/fs/cgroup/unified/$leaf"
+cgroup_parent=$(test_cgroup_parent "$leaf")
 cleanup() {
   [[ -n "${pid:-}" ]] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
   for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  for parent in /sys/fs/cgroup/{unified,pids,memory}/"$leaf"; do [[ -d "$parent" ]] && rmdir "$parent"; done
+  remove_test_cgroup_parent "$leaf"
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -132,7 +133,7 @@ command_for() {  # target -> sets cmd, what, window
 # trials are judged on what is new, and the others are named once below.
 verify_leftovers() {
   findmnt -rn -o TARGET,SOURCE | grep -E 'snapcell-verify' | sed 's/^/mount /'
-  find /sys/fs/cgroup/{unified,pids,memory} -maxdepth 1 -name 'snapcell-verify-*' 2>/dev/null | sed 's/^/cgroup /'
+  find $(cgroup_parent_dirs '') -maxdepth 1 -name 'snapcell-verify-*' 2>/dev/null | sed 's/^/cgroup /'
   ls -d /tmp/snapcell-verify* 2>/dev/null | sed 's/^/scratch /'
   losetup -a | grep snapcell-verify | sed 's/^/loop /'
 }
@@ -150,7 +151,7 @@ check_left() {
   n=$(ls "$state/mnt" 2>/dev/null | wc -l); ((n == 0)) || fail "$n mount point(s) left"
   n=$(ls "$state/volumes" 2>/dev/null | wc -l); ((n == 0)) || fail "$n volume(s) left"
   n=$(ls "$state/journal" 2>/dev/null | wc -l); ((n == 0)) || fail "$n journal record(s) left"
-  n=$(find "$cgroup_parent" /sys/fs/cgroup/{pids,memory}/"$leaf" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+  n=$(find $(cgroup_parent_dirs "$leaf") -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
   ((n == 0)) || fail "$n cgroup(s) left under the parent"
   n=$(new_verify_leftovers cgroup); ((n == 0)) || fail "$n verify cgroup parent(s) left"
   n=$(new_verify_leftovers scratch); ((n == 0)) || fail "$n verify scratch dir(s) left"

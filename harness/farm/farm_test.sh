@@ -20,7 +20,8 @@ done
 
 scratch=$(mktemp -d /tmp/snapcell-farm.XXXXXX)
 state="$scratch/state" leaf="snapcell-test-farm-$$"
-cgroup_parent="/sys/fs/cgroup/unified/$leaf"
+source "$(dirname "$0")/../host/cgroup_parent.sh"
+cgroup_parent=$(test_cgroup_parent "$leaf")
 failures=0 passes=0
 check() {
   if [[ "$2" != "$3" ]]; then echo "FAIL $1: $2 (expected $3)"; failures=$((failures + 1)); return 1
@@ -43,7 +44,7 @@ cleanup() {
   stop_daemons
   "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
   for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  for parent in /sys/fs/cgroup/{unified,pids,memory}/"$leaf"; do [[ -d "$parent" ]] && rmdir "$parent"; done
+  remove_test_cgroup_parent "$leaf"
   rm -rf "$scratch"
 }
 trap cleanup EXIT

@@ -127,7 +127,9 @@ TEST_CASE("host seed scenario: a full volume filesystem fails the snapshot, and 
   linux_sys::OverlayVolumes volumes(scratch / "volumes");
   RecordingMounter mounter(record);
   CgroupParent cgroups;  // never used: nothing is spawned
-  linux_sys::SupervisorConfig config;
+  const auto& layout = linux_sys::host_cgroup_layout();
+  REQUIRE(layout);
+  linux_sys::SupervisorConfig config = linux_sys::supervisor_config_for(*layout);
   config.cgroup_parent = cgroups.path();
   RecordingSupervisor supervisor(config, record);
   linux_sys::DirectoryJournal journal(scratch / "journal");

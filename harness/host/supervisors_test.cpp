@@ -206,10 +206,11 @@ class HostWorld {
       skip = "not root";
       return;
     }
-    if (!exists("/sys/fs/cgroup/unified/cgroup.procs")) {
-      skip = "no cgroup2 hierarchy at /sys/fs/cgroup/unified";
+    if (!lx::host_cgroup_layout()) {
+      skip = lx::host_cgroup_layout().error().message();
       return;
     }
+    layout = *lx::host_cgroup_layout();
     (void)::prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper_, 0, 0, 0);
     (void)::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     subreaper_set_ = true;
@@ -224,7 +225,7 @@ class HostWorld {
   bool ready() const { return skip.empty() && error.empty(); }
 
   lx::SupervisorConfig config() const {
-    lx::SupervisorConfig config;
+    lx::SupervisorConfig config = lx::supervisor_config_for(layout);
     config.cgroup_parent = cgroup_parent;
     config.pids_v1_parent = pids_parent;
     config.memory_v1_parent = memory_parent;
@@ -309,10 +310,16 @@ class HostWorld {
     }
   }
 
+  // The v1 hierarchy of a controller ("pids", "memory"); empty on a pure v2 host.
+  const std::string& v1_mount(std::string_view controller) const {
+    return controller == "pids" ? layout.pids_v1_mount : layout.memory_v1_mount;
+  }
+
   std::string skip;
   std::string error;
   std::string scratch, root, logs;
   dev_t root_device = 0;
+  lx::CgroupLayout layout;
   std::string cgroup_parent, pids_parent, memory_parent;
   std::vector<Child> sentinels;
 
@@ -344,7 +351,7 @@ class HostWorld {
     if (::stat(root.c_str(), &st) != 0) return fail("stat root");
     root_device = st.st_dev;
 
-    cgroup_parent = fmt::format("/sys/fs/cgroup/unified/snapcell-test-{}", ::getpid());
+    cgroup_parent = fmt::format("{}/snapcell-test-{}", layout.v2_mount, ::getpid());
     if (::mkdir(cgroup_parent.c_str(), 0755) != 0) return fail("mkdir " + cgroup_parent);
     made_cgroups_.push_back(cgroup_parent);
     if (!exists(cgroup_parent + "/cgroup.kill")) {
@@ -354,9 +361,9 @@ class HostWorld {
     // The v1 parents go below this process's own cgroups, so builds stay
     // inside whatever accounting the test itself is under.
     for (auto [controller, target] : {std::pair{"pids", &pids_parent}, std::pair{"memory", &memory_parent}}) {
-      const std::string mount = fmt::format("/sys/fs/cgroup/{}", controller);
+      const std::string& mount = v1_mount(controller);
       auto own = own_v1_path(controller);
-      if (!own || !exists(mount + "/cgroup.procs")) continue;
+      if (mount.empty() || !own || !exists(mount + "/cgroup.procs")) continue;
       std::string parent = mount + (*own == "/" ? "" : *own) + fmt::format("/snapcell-test-{}", ::getpid());
       if (::mkdir(parent.c_str(), 0755) != 0) return fail("mkdir " + parent);
       made_cgroups_.push_back(parent);
@@ -631,7 +638,7 @@ TEST_CASE("scan_processes finds a process group and tolerates processes vanishin
 
 TEST_CASE("cgroup leaf: validated name, limits where enforceable, populated, kill, EBUSY, remove", "[host]") {
   HOST_WORLD(world);
-  const std::string mount = "/sys/fs/cgroup/unified";
+  const std::string mount = world.layout.v2_mount;
   for (const char* bad : {"", ".", "..", "a/b", "a b", "tab\there", "new\nline"})
     CHECK_FALSE(lx::create_leaf(mount, world.cgroup_parent, bad, lx::cgroup2_magic));
   CHECK_FALSE(lx::create_leaf(mount, mount, "leaf", lx::cgroup2_magic));             // the hierarchy's root
@@ -644,7 +651,7 @@ TEST_CASE("cgroup leaf: validated name, limits where enforceable, populated, kil
   CHECK(lx::create_leaf(mount, world.cgroup_parent, "leaf", lx::cgroup2_magic).code() == EEXIST);
   lx::CgroupLeaves leaves{*leaf, "", ""};
   if (!world.pids_parent.empty()) {
-    auto made = lx::create_leaf("/sys/fs/cgroup/pids", world.pids_parent, "leaf", lx::cgroup1_magic);
+    auto made = lx::create_leaf(world.layout.pids_v1_mount, world.pids_parent, "leaf", lx::cgroup1_magic);
     REQUIRE_OK(made);
     leaves.pids_v1 = *made;
   }
@@ -706,9 +713,12 @@ TEST_CASE("cgroup leaf: validated name, limits where enforceable, populated, kil
 TEMPLATE_TEST_CASE("Linux supervisor units round-trip and parse strictly, belongs_to checks the leaf", "[host]",
                    lx::SessionSupervisor, lx::CgroupSupervisor, lx::PidNamespaceSupervisor,
                    lx::DefaultSupervisor) {
+  // Records are text: a made-up layout, nothing on this host is looked at.
   lx::SupervisorConfig config;
-  config.cgroup_parent = "/sys/fs/cgroup/unified/snapcell-test-parse";
-  config.pids_v1_parent = "/sys/fs/cgroup/pids/snapcell-test-parse";
+  config.cgroup_mount = "/cg/unified";
+  config.cgroup_parent = "/cg/unified/snapcell-test-parse";
+  config.pids_v1_mount = "/cg/pids";
+  config.pids_v1_parent = "/cg/pids/snapcell-test-parse";
   TestType supervisor(config);
   const std::string name = "snapcell-00000000000000ab";
   auto unit = supervisor.unit_for(name);
@@ -739,10 +749,10 @@ TEMPLATE_TEST_CASE("Linux supervisor units round-trip and parse strictly, belong
                                   with(7, "18446744073709551616")};
   if (TestType::kind == "cgroup" || TestType::kind == "default") {
     bad.push_back(with(2, "-"));
-    bad.push_back(with(3, "/sys/fs/cgroup/unified/other"));
+    bad.push_back(with(3, "/cg/unified/other"));
     bad.push_back(with(2, "/snapcell-test-parse/other"));
-    bad.push_back(with(4, "/sys/fs/cgroup/pids/x/other"));
-    bad.push_back(with(3, "/sys/fs/cgroup/unified/../" + name));
+    bad.push_back(with(4, "/cg/pids/x/other"));
+    bad.push_back(with(3, "/cg/unified/../" + name));
     // A well-formed record of another session does not belong to this one.
     auto other = supervisor.unit_for("snapcell-00000000000000ac");
     CHECK_FALSE(TestType::Unit::parse(other.serialize())->belongs_to(name));
@@ -896,7 +906,7 @@ TEST_CASE("Linux default supervisor: the build is in its v1 pids and memory leav
   const std::string cgroups = run_to_completion<TestType>(world, {"/bin/busybox", "cat", "/proc/self/cgroup"});
   for (auto [controller, parent] : {std::pair{"pids", &world.pids_parent}, std::pair{"memory", &world.memory_parent}}) {
     if (parent->empty()) continue;
-    const std::string mount = std::string("/sys/fs/cgroup/") + controller;
+    const std::string& mount = world.v1_mount(controller);
     REQUIRE(parent->rfind(mount + "/", 0) == 0);
     // In its own cgroup namespace, made after the joins: each hierarchy's
     // root is the leaf it was in then. A child that had not joined would

@@ -20,6 +20,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "snapcell/linux/cgroup_layout.hpp"
 #include "snapcell/linux/scratch_tmpfs.hpp"
 #include "snapcell/linux/tree.hpp"
 
@@ -88,10 +89,10 @@ inline void mount_tmpfs(const std::string& path, const char* options) {
 }
 
 // A dedicated cgroup v2 parent for a test's units, removed at the end
-// (by default under this hybrid host's v2 mount).
+// (by default in this host's v2 hierarchy).
 class CgroupParent {
  public:
-  CgroupParent() : CgroupParent("/sys/fs/cgroup/unified/snapcell-test-" + std::to_string(::getpid())) {}
+  CgroupParent() : CgroupParent(v2_mount() + "/snapcell-test-" + std::to_string(::getpid())) {}
   explicit CgroupParent(std::string path) : path_(std::move(path)) {
     if (::mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST)
       throw std::runtime_error("mkdir " + path_ + ": " + std::strerror(errno));
@@ -102,6 +103,11 @@ class CgroupParent {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string v2_mount() {
+    const auto& layout = linux_sys::host_cgroup_layout();
+    if (!layout) throw std::runtime_error(layout.error().message());
+    return layout->v2_mount;
+  }
   std::string path_;
 };
 

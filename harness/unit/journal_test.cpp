@@ -34,7 +34,7 @@ SessionPlan sample_plan() {
   plan.mount_source = "/dev/mapper/vg0-ci--00000000deadbeef";
   plan.volumes_kind = "lvm-thin";
   plan.supervisor_kind = "cgroup+pidns";
-  plan.unit = "cgroup=/sys/fs/cgroup/snapcell/ci-00000000deadbeef pidns=4026532281 init=4242";
+  plan.unit = "cgroup=/snapcell.slice/ci-00000000deadbeef pidns=4026532281 init=4242";
   return plan;
 }
 
@@ -47,7 +47,7 @@ const std::string kSampleText =
     "mount_source /dev/mapper/vg0-ci--00000000deadbeef\n"
     "volumes lvm-thin\n"
     "supervisor cgroup+pidns\n"
-    "unit cgroup=/sys/fs/cgroup/snapcell/ci-00000000deadbeef pidns=4026532281 init=4242\n";
+    "unit cgroup=/snapcell.slice/ci-00000000deadbeef pidns=4026532281 init=4242\n";
 
 std::string parse_detail(std::string_view text) {
   auto result = parse_plan(text);
@@ -86,7 +86,7 @@ TEST_CASE("journal: parse_plan reads back exactly what serialize_plan wrote", "[
   auto parsed = parse_plan(serialize_plan(sample_plan()));
   REQUIRE(parsed);
   CHECK(*parsed == sample_plan());
-  CHECK(parsed->unit == "cgroup=/sys/fs/cgroup/snapcell/ci-00000000deadbeef pidns=4026532281 init=4242");
+  CHECK(parsed->unit == "cgroup=/snapcell.slice/ci-00000000deadbeef pidns=4026532281 init=4242");
   CHECK(serialize_plan(*parsed) == kSampleText);
 }
 

@@ -10,10 +10,7 @@
 namespace snapcell::cli {
 
 // The layout, or the error that says why there is none (no cgroup2 mount).
-inline const Result<linux_sys::CgroupLayout>& host_cgroups() {
-  static const Result<linux_sys::CgroupLayout> layout = linux_sys::detect_cgroup_layout();
-  return layout;
-}
+inline const Result<linux_sys::CgroupLayout>& host_cgroups() { return linux_sys::host_cgroup_layout(); }
 
 // <v2 mount>/snapcell.slice; empty when there is no v2 hierarchy (then the
 // commands that need one refuse with host_cgroups()'s error).

@@ -27,10 +27,7 @@ namespace snapcell::cli {
 inline Result<linux_sys::SupervisorConfig> supervisor_config(const std::string& cgroup_parent) {
   if (!host_cgroups()) return host_cgroups().error();
   const linux_sys::CgroupLayout& layout = *host_cgroups();
-  linux_sys::SupervisorConfig config;
-  config.cgroup_mount = layout.v2_mount;
-  config.pids_v1_mount = layout.pids_v1_mount;
-  config.memory_v1_mount = layout.memory_v1_mount;
+  linux_sys::SupervisorConfig config = linux_sys::supervisor_config_for(layout);
   config.cgroup_parent = cgroup_parent;
   config.interrupt_fd = linux_sys::interrupts().fd();  // a build's wait ends at once on SIGINT/TERM/HUP/QUIT
   if (Status made = make_dir_if_missing(cgroup_parent, 0755); !made) return made.error();

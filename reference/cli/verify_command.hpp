@@ -342,7 +342,7 @@ class Verifier {
     return [this](const linux_text::MountInfoEntry& entry) {
       static const std::vector<std::string> system = {"/", "/proc", "/sys", "/dev", "/run", "/tmp", "/boot", "/home", "/usr", "/var"};
       if (below(entry.mount_point, scratch_.path())) return true;
-      if (entry.mount_point.rfind("/sys/fs/cgroup", 0) == 0) return true;
+      if (entry.mount_point.rfind("/sys/", 0) == 0) return true;  // the cgroup hierarchies, securityfs, bpf, ...
       return std::find(system.begin(), system.end(), entry.mount_point) != system.end() ||
              entry.mount_point.rfind("/dev/", 0) == 0;
     };

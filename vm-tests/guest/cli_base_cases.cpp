@@ -76,7 +76,7 @@ void base_life(CaseContext& context, const std::string& name, const std::string&
 
   const auto ran = cli(context, fmt::format("run --backend lvm --base {}/{} --state-dir {} --cgroup-parent {} --timeout 60 "
                                             "-- /bin/sh -c 'test -x /bin/busybox && test $(cat /etc/marker) = cli-base'",
-                                            kGroup, name, kCliState, kCliCgroups));
+                                            kGroup, name, kCliState, cli_cgroups()));
   // The build's output is not the CLI's stdout: its exit status says it saw the imported tree.
   VM_CHECK_MSG(context, ran.exit_code == 0, "snapcell run on the new origin exits 0 (busybox and the marker are there)");
   check_no_cli_snapshot_left(context);

@@ -64,7 +64,7 @@ void check_nothing_of_verify_left(CaseContext& context) {
                  fmt::format("I3: LV {} is left", lv));
   for (const auto& point : mount_points())
     VM_CHECK_MSG(context, point.rfind("/tmp/snapcell-verify", 0) != 0, fmt::format("I3: {} is still mounted", point));
-  for (const auto& entry : entries_of("/sys/fs/cgroup"))
+  for (const auto& entry : entries_of(cgroup_v2()))
     VM_CHECK_MSG(context, entry.rfind("snapcell-verify", 0) != 0, fmt::format("I3: cgroup {} is left", entry));
   for (const auto& process : processes_outside_root())
     VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));
@@ -150,7 +150,7 @@ void cli_build_sdist_lvm(CaseContext& context) {
   std::vector<Sentinel> sentinels{Sentinel("/"), Sentinel(kRunDir)};
   const auto built = sh(fmt::format(
       "{} build {} --backend lvm --base {}/{} --out /tmp/wheels --state-dir {} --cgroup-parent {} --timeout 900 --json",
-      kCli, kSdist, kVolumeGroup, kPythonOrigin, kCliState, kCliCgroups));
+      kCli, kSdist, kVolumeGroup, kPythonOrigin, kCliState, cli_cgroups()));
   context.note(fmt::format("snapcell build exited {} in {:.1f} s: {}", built.exit_code, watch.lap(), lx::one_line(built.err)));
   const auto json = nlohmann::json::parse(built.out, nullptr, /*allow_exceptions=*/false);
   VM_CHECK_MSG(context, built.exit_code == 0, "snapcell build --backend lvm exits 0");

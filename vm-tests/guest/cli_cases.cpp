@@ -25,7 +25,7 @@ void cli_run(CaseContext& context, const char* origin) {
   const auto ran = sh(fmt::format(
       "{} run --backend lvm --base {}/{} --state-dir {} --cgroup-parent {} --timeout 60 --summary -- "
       "/bin/sh -c 'echo built > /artifact && cat /artifact && exec /bin/setsid_escape'",
-      kCli, kVolumeGroup, origin, kCliState, kCliCgroups));
+      kCli, kVolumeGroup, origin, kCliState, cli_cgroups()));
   context.note(fmt::format("snapcell run exited {}: {}{}", ran.exit_code, lx::one_line(ran.out), lx::one_line(ran.err)));
   VM_CHECK_MSG(context, ran.exit_code == 0, "snapcell run --backend lvm exits 0");
   VM_CHECK_MSG(context, ran.out.find("nothing left") != std::string::npos, "the CLI reports nothing left");
@@ -68,7 +68,7 @@ void cli_seed_scenario(CaseContext& context) {
   auto run = [&](const char* cow_size) {
     return sh(fmt::format("{} run --backend lvm --base {}/seedbase --cow-size {} --state-dir {} --cgroup-parent {} --summary "
                           "-- /bin/true",
-                          kCli, group, cow_size, kCliState, kCliCgroups));
+                          kCli, group, cow_size, kCliState, cli_cgroups()));
   };
   // One that fits first: the state dir and its run tmpfs exist from here on.
   const auto fits = run("4m");
@@ -106,7 +106,7 @@ void cli_seed_scenario(CaseContext& context) {
 void cli_crash_then_reap(CaseContext& context) {
   const auto started = sh(fmt::format("{} run --backend lvm --base {}/{} --state-dir {} --cgroup-parent {} --timeout 120 "
                                       "-- /bin/sleep 1000 >/dev/null 2>&1 & echo $!",
-                                      kCli, kVolumeGroup, kClassicOrigin, kCliState, kCliCgroups));
+                                      kCli, kVolumeGroup, kClassicOrigin, kCliState, cli_cgroups()));
   const pid_t cli = static_cast<pid_t>(std::atoi(started.out.c_str()));
   if (!VM_CHECK_MSG(context, cli > 1, "snapcell run started in the background: " + started.out + started.err)) return;
   auto snapshot_listed = [] {
@@ -133,7 +133,7 @@ void cli_crash_then_reap(CaseContext& context) {
   VM_CHECK_MSG(context, snapshot_listed(), "the killed CLI left its snapshot (reap has work to do)");
 
   // No --vg: the journal's record names the VG.
-  const auto reaped = sh(fmt::format("{} reap --state-dir {} --cgroup-parent {}", kCli, kCliState, kCliCgroups));
+  const auto reaped = sh(fmt::format("{} reap --state-dir {} --cgroup-parent {}", kCli, kCliState, cli_cgroups()));
   context.note(fmt::format("snapcell reap exited {}: {}{}", reaped.exit_code, lx::one_line(reaped.out), lx::one_line(reaped.err)));
   VM_CHECK_MSG(context, reaped.exit_code == 0, "snapcell reap exits 0");
   VM_CHECK_MSG(context, reaped.out.find("reaped 1 session(s), 0 left with remains") != std::string::npos,

@@ -30,7 +30,7 @@ inline void check_nothing_of_the_cli_left(CaseContext& context) {
     VM_CHECK_MSG(context, point.rfind(std::string(kCliState) + "/mnt/", 0) != 0, fmt::format("I3: {} is still mounted", point));
   for (const auto& entry : entries_of(std::string(kCliState) + "/mnt"))
     VM_CHECK_MSG(context, false, fmt::format("I3: mount point {}/mnt/{} is left", kCliState, entry));
-  for (const auto& entry : entries_of(kCliCgroups))
+  for (const auto& entry : entries_of(cli_cgroups()))
     if (entry.rfind("snapcell-", 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
   for (const auto& process : processes_outside_root())
     VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));

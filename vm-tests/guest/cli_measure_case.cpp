@@ -26,9 +26,8 @@ struct Backend {
 bool run_once(CaseContext& context, Backend& backend, bool keep_sample) {
   std::vector<std::string> argv{kCli, "run"};
   argv.insert(argv.end(), backend.base_arguments.begin(), backend.base_arguments.end());
-  for (const char* argument :
-       {"--state-dir", kCliState, "--cgroup-parent", kCliCgroups, "--timeout", "60", "--summary", "--", "/bin/true"})
-    argv.emplace_back(argument);
+  argv.insert(argv.end(),
+              {"--state-dir", kCliState, "--cgroup-parent", cli_cgroups(), "--timeout", "60", "--summary", "--", "/bin/true"});
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
   auto ran = lx::run_capturing(argv);

@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,26 @@ inline constexpr const char* kThinOrigin = "thinbase";
 inline constexpr const char* kPrefix = "vmtest";
 inline constexpr const char* kRunDir = "/srv/run";
 inline constexpr const char* kJournalDir = "/run/snapcell-journal";
-inline constexpr const char* kCgroupParent = "/sys/fs/cgroup/snapcell-vm";
 inline constexpr const char* kMainDisk = "/dev/vda";
 inline constexpr const char* kSpareDisk = "/dev/vdb";
 // The `snapcell` executable in the image, and the state dir and cgroup
 // parent its cases give it (apart from the library cases' own).
 inline constexpr const char* kCli = "/snapcell/snapcell";
 inline constexpr const char* kCliState = "/run/snapcell-cli";
-inline constexpr const char* kCliCgroups = "/sys/fs/cgroup/snapcell-cli";
+
+// The guest's cgroup v2 hierarchy (pure v2, mounted by guest-init as systemd
+// would), from the host layer like everything else that uses cgroups; the
+// library cases' parent and the CLI cases' parent in it.
+inline const std::string& cgroup_v2() {
+  static const std::string mount = [] {
+    const auto& layout = lx::host_cgroup_layout();
+    if (!layout) throw std::runtime_error(layout.error().message());
+    return layout->v2_mount;
+  }();
+  return mount;
+}
+inline std::string cgroup_parent() { return cgroup_v2() + "/snapcell-vm"; }
+inline std::string cli_cgroups() { return cgroup_v2() + "/snapcell-cli"; }
 
 // The measure cases' statistic: the guest may be emulated and noisy.
 inline double median_of(std::vector<double> values) {
@@ -109,11 +122,8 @@ inline lx::LvmVolumes volumes_for(lx::LvmSnapshotMode mode, std::string group = 
 }
 
 inline lx::SupervisorConfig supervisor_config() {
-  lx::SupervisorConfig config;
-  config.cgroup_mount = "/sys/fs/cgroup";
-  config.cgroup_parent = kCgroupParent;
-  config.pids_v1_parent.clear();
-  config.memory_v1_parent.clear();
+  lx::SupervisorConfig config = lx::supervisor_config_for(lx::host_cgroup_layout().value());
+  config.cgroup_parent = cgroup_parent();
   return config;
 }
 
@@ -276,7 +286,7 @@ inline void check_world(CaseContext& context, const WorldBaseline& baseline, con
   for (const auto& entry : entries_of(kRunDir)) VM_CHECK_MSG(context, false, fmt::format("I3: {}/{} is left", kRunDir, entry));
   for (const auto& entry : entries_of(kJournalDir))
     VM_CHECK_MSG(context, false, fmt::format("I3: journal record {} is left", entry));
-  for (const auto& entry : entries_of(kCgroupParent))
+  for (const auto& entry : entries_of(cgroup_parent()))
     if (entry.rfind(kPrefix, 0) == 0) VM_CHECK_MSG(context, false, fmt::format("I3: cgroup {} is left", entry));
   for (const auto& process : processes_outside_root())
     VM_CHECK_MSG(context, false, fmt::format("I3: process {} still runs in a chroot", process));

@@ -19,9 +19,9 @@ void make_world() {
   sh_or_throw(fmt::format("mkdir -p {0} {1} && mount -t tmpfs -o mode=0700,size=16m snapcell-run {0}", kRunDir, kJournalDir));
   // Pure cgroup v2: the limits go to pids.max and memory.max of each leaf, so
   // the parent must hand both controllers down.
-  sh_or_throw(fmt::format("echo '+pids +memory' > /sys/fs/cgroup/cgroup.subtree_control && mkdir -p {0} && "
+  sh_or_throw(fmt::format("echo '+pids +memory' > {1}/cgroup.subtree_control && mkdir -p {0} && "
                           "echo '+pids +memory' > {0}/cgroup.subtree_control",
-                          kCgroupParent));
+                          cgroup_parent(), cgroup_v2()));
   sh_or_throw(lvm(fmt::format("pvcreate -y {}", kMainDisk)));
   sh_or_throw(lvm(fmt::format("vgcreate {} {}", kVolumeGroup, kMainDisk)));
   sh_or_throw(lvm(fmt::format("lvcreate -y -L 64m -n {} {}", kClassicOrigin, kVolumeGroup)));

@@ -40,7 +40,7 @@ inline constexpr long cgroup1_magic = 0x27e0eb;    // CGROUP_SUPER_MAGIC
 struct EnforcedLimits {
   bool max_processes = false;
   bool max_memory = false;
-  std::string processes_by;  // e.g. "/sys/fs/cgroup/pids/x/y/pids.max (v1)"
+  std::string processes_by;  // e.g. "<v1 pids mount>/x/y/pids.max (v1)"
   std::string memory_by;
   std::vector<std::string> notes;
 };
@@ -208,7 +208,7 @@ inline Status cgroup_freeze(const std::string& leaf, bool frozen) {
   return write_file(leaf + "/cgroup.freeze", frozen ? "1" : "0");
 }
 
-// A v1 leaf and the mount of its hierarchy ("/sys/fs/cgroup/pids"): the
+// A v1 leaf and the mount of its hierarchy (e.g. ".../cgroup/pids"): the
 // mount's last component names the controller to find in /proc/PID/cgroup.
 struct V1Leaf {
   std::string mount;

@@ -67,4 +67,13 @@ inline Result<CgroupLayout> detect_cgroup_layout() {
   return layout;
 }
 
+// This host's layout, read once per process: everything that makes, joins
+// or looks at cgroups (the CLI, verify, the benchmarks, the host tests, the
+// VM guest) asks here rather than spelling out a path. The error says why
+// there is none (no cgroup2 mount).
+inline const Result<CgroupLayout>& host_cgroup_layout() {
+  static const Result<CgroupLayout> layout = detect_cgroup_layout();
+  return layout;
+}
+
 }  // namespace snapcell::linux_sys

@@ -52,6 +52,7 @@
 
 #include "snapcell/error.hpp"
 #include "snapcell/linux/cgroup.hpp"
+#include "snapcell/linux/cgroup_layout.hpp"
 #include "snapcell/linux/fd.hpp"
 #include "snapcell/linux/numbers.hpp"
 #include "snapcell/linux/proc_scan.hpp"
@@ -66,13 +67,14 @@ namespace snapcell::linux_sys {
 
 struct SupervisorConfig {
   // The v2 hierarchy, and the dedicated parent under it that builds' leaves
-  // are made in (it must exist; it is never created or removed here).
-  std::string cgroup_mount = "/sys/fs/cgroup/unified";
+  // are made in (it must exist; it is never created or removed here). The
+  // mounts are this host's (supervisor_config_for), never assumed.
+  std::string cgroup_mount;
   std::string cgroup_parent;
   // Hybrid hosts: v1 parents for the limits v2 cannot take. Empty: unused.
-  std::string pids_v1_mount = "/sys/fs/cgroup/pids";
+  std::string pids_v1_mount;
   std::string pids_v1_parent;
-  std::string memory_v1_mount = "/sys/fs/cgroup/memory";
+  std::string memory_v1_mount;
   std::string memory_v1_parent;
   Millis kill_bound{2'000};     // how long SIGKILL may take to empty the unit
   Millis poll_interval{5};      // how often the unit is looked at meanwhile
@@ -81,6 +83,16 @@ struct SupervisorConfig {
   // wait() then returns at once, as at the deadline. -1: none.
   int interrupt_fd = -1;
 };
+
+// A configuration with `layout`'s hierarchies; the parents in them are the
+// caller's to make and give.
+inline SupervisorConfig supervisor_config_for(const CgroupLayout& layout) {
+  SupervisorConfig config;
+  config.cgroup_mount = layout.v2_mount;
+  config.pids_v1_mount = layout.pids_v1_mount;
+  config.memory_v1_mount = layout.memory_v1_mount;
+  return config;
+}
 
 namespace detail {
 
