@@ -143,8 +143,6 @@ inline Status run_filler(const std::string& name, const std::vector<std::string>
   return {};
 }
 
-// The record written into the partial directory, which is then renamed
-// into place: the base becomes visible only whole.
 // The record of a base just made as `options` asked, whose tree is at `root`.
 inline BaseInfo made_base_info(const BaseCreateOptions& options, std::string source, double seconds, std::string root) {
   BaseInfo info;
@@ -159,6 +157,8 @@ inline BaseInfo made_base_info(const BaseCreateOptions& options, std::string sou
   return info;
 }
 
+// The record written into the partial directory, which is then renamed
+// into place: the base becomes visible only whole.
 inline Status publish(const BaseStore& store, const std::string& partial, const BaseInfo& info) {
   if (Status written = linux_sys::write_file(join_path(partial, "base.json"), to_json(info).dump(2) + "\n",
                                              O_WRONLY | O_CREAT | O_EXCL);

@@ -27,6 +27,7 @@
 #include "snapcell/linux/btrfs_volumes.hpp"
 #include "snapcell/linux/fd.hpp"
 #include "snapcell/linux/mountinfo.hpp"
+#include "snapcell/linux/numbers.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/linux/tree.hpp"
 #include "snapcell/names.hpp"
@@ -80,17 +81,6 @@ struct LvmVolumeEntry {
   std::vector<std::string> tags;
 };
 
-inline std::vector<std::string> split_on(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const auto end = text.find(separator, start);
-    parts.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
-  }
-}
-
 // `lvs` of a whole VG, as text: '|' is in no LV name and no tag, so the
 // fields split cleanly. A missing VG is lvm's own message (ENOENT).
 inline Result<std::vector<LvmVolumeEntry>> list_volume_group(const linux_sys::LvmOptions& lvm, const std::string& group) {
@@ -102,15 +92,27 @@ inline Result<std::vector<LvmVolumeEntry>> list_volume_group(const linux_sys::Lv
     return listed.error();
   }
   std::vector<LvmVolumeEntry> volumes;
-  for (const auto& raw : split_on(listed->out, '\n')) {
+  for (const auto raw : linux_text::split(listed->out, '\n')) {
     const auto first = raw.find_first_not_of(" \t");
-    if (first == std::string::npos) continue;
-    const auto fields = split_on(std::string_view(raw).substr(first), '|');
+    if (first == std::string_view::npos) continue;
+    const auto fields = linux_text::split(raw.substr(first), '|');
     if (fields.size() != 4) return Error{"lvs", group, EIO, fmt::format("unexpected line: {}", raw)};
-    LvmVolumeEntry entry{fields[0], fields[1], fields[2], {}};
-    for (auto& tag : split_on(fields[3], ','))
-      if (!tag.empty()) entry.tags.push_back(std::move(tag));
+    LvmVolumeEntry entry{std::string(fields[0]), std::string(fields[1]), std::string(fields[2]), {}};
+    for (const auto tag : linux_text::split(fields[3], ','))
+      if (!tag.empty()) entry.tags.emplace_back(tag);
     volumes.push_back(std::move(entry));
+  }
+  return volumes;
+}
+
+// The VG given as --vg (base create, verify), listed; when it cannot be,
+// the error is --vg's, in lvm's words.
+inline Result<std::vector<LvmVolumeEntry>> list_volume_group_of_option(const std::string& group) {
+  auto volumes = list_volume_group(lvm_options_for_this_host(), group);
+  if (!volumes) {
+    Error error = volumes.error();
+    error.operation = "--vg";
+    return error;
   }
   return volumes;
 }
@@ -139,8 +141,8 @@ inline Status remove_lvm_origin(const std::string& base, const std::string& root
   for (const auto& volume : *volumes)
     if (volume.origin == name->origin)
       return logic_error("base rm", base,
-                         fmt::format("{}/{} is a snapshot of its origin {}: remove it first (snapcell reap, or lvremove)",
-                                     name->volume_group, volume.name, root));
+                         fmt::format("{} is a snapshot of its origin {}: remove it first (snapcell reap, or lvremove)",
+                                     qualified_name({name->volume_group, volume.name}), root));
   if (std::find(origin->tags.begin(), origin->tags.end(), lvm_base_tag) == origin->tags.end())
     return logic_error("base rm", base,
                        fmt::format("{} has no {} tag: snapcell did not make it, and does not remove it", root, lvm_base_tag));

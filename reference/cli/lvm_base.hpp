@@ -30,6 +30,9 @@ struct LvmBaseName {
   std::string origin;
 };
 
+inline std::string qualified_name(const LvmBaseName& name) { return fmt::format("{}/{}", name.volume_group, name.origin); }
+inline std::string device_path(const LvmBaseName& name) { return fmt::format("/dev/{}/{}", name.volume_group, name.origin); }
+
 // "VG/LV" and nothing else: a path, a bare LV name or a third component is
 // refused before lvm sees it (validate_lvm_name keeps options out of argv).
 inline Result<LvmBaseName> parse_lvm_base(std::string_view base) {
@@ -99,7 +102,7 @@ struct LvmOrigin {
 // Asks lvs about VG/LV and reads the origin's superblock. lvm's message is
 // kept word for word: it names the VG or LV that is missing.
 inline Result<LvmOrigin> probe_lvm_origin(const LvmBaseName& name, const linux_sys::LvmOptions& lvm) {
-  const std::string qualified = fmt::format("{}/{}", name.volume_group, name.origin);
+  const std::string qualified = qualified_name(name);
   auto listed = linux_sys::run_lvm(lvm, "lvs",
                                    {"--reportformat", "json", "--units", "b", "--nosuffix", "-o",
                                     "vg_name,lv_name,origin,pool_lv,lv_attr,lv_size,lv_kernel_major", qualified},
@@ -135,7 +138,7 @@ inline Result<LvmOrigin> probe_lvm_origin(const LvmBaseName& name, const linux_s
     return Error{"--base", qualified, EINVAL, fmt::format("is not active (lvchange -ay {})", qualified)};
   origin.size_bytes = record.size_bytes.value_or(0);
 
-  const std::string device = fmt::format("/dev/{}/{}", name.volume_group, name.origin);
+  const std::string device = device_path(name);
   auto opened = linux_sys::open_fd(device, O_RDONLY | O_CLOEXEC);
   if (!opened) {
     Error error = opened.error();

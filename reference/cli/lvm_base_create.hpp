@@ -46,12 +46,8 @@ inline std::string lvm_qualified(const BaseCreateOptions& options) { return qual
 // own words if not), no LV in it has the base's name, and the pool, if one
 // is given, is a thin pool of that VG.
 inline Status check_lvm_base_target(const BaseCreateOptions& options) {
-  auto volumes = list_volume_group(lvm_options_for_this_host(), options.volume_group);
-  if (!volumes) {
-    Error error = volumes.error();
-    error.operation = "--vg";
-    return error;
-  }
+  auto volumes = list_volume_group_of_option(options.volume_group);
+  if (!volumes) return volumes.error();
   auto named = [&](const std::string& name) {
     return std::find_if(volumes->begin(), volumes->end(), [&](const LvmVolumeEntry& v) { return v.name == name; });
   };

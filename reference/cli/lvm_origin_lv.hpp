@@ -22,9 +22,6 @@ struct OriginLvSpec {
   std::string tag;        // the proof of ownership a later removal asks for
 };
 
-inline std::string qualified_name(const LvmBaseName& name) { return fmt::format("{}/{}", name.volume_group, name.origin); }
-inline std::string device_path(const LvmBaseName& name) { return fmt::format("/dev/{}/{}", name.volume_group, name.origin); }
-
 // lvcreate of the origin, tagged: classic (`-L S -n LV VG`) or thin (`-V S
 // -T VG/POOL -n LV`). -y: stdin is /dev/null, and lvcreate asks before it
 // wipes an old signature found where the LV lands.

@@ -354,7 +354,7 @@ class Verifier {
   std::set<std::string> volumes_now() const {
     if (lvm_origin_) {
       std::set<std::string> names;
-      for (const auto& name : lvm_origin_->snapshots()) names.insert(fmt::format("{}/{}", run_.lvm->volume_group, name));
+      for (const auto& name : lvm_origin_->snapshots()) names.insert(qualified_name({run_.lvm->volume_group, name}));
       return names;
     }
     std::set<std::string> paths;

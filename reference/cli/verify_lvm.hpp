@@ -36,12 +36,8 @@ inline constexpr const char* verify_origin_size = "96m";
 // Before verify makes anything: the VG (and the thin pool) it was told to
 // make its origin in exist, in lvm's words when they do not.
 inline Status check_verify_volume_group(const std::string& vg, const std::string& thin_pool) {
-  auto volumes = list_volume_group(lvm_options_for_this_host(), vg);
-  if (!volumes) {
-    Error error = volumes.error();
-    error.operation = "--vg";
-    return error;
-  }
+  auto volumes = list_volume_group_of_option(vg);
+  if (!volumes) return volumes.error();
   if (!thin_pool.empty()) return check_thin_pool(*volumes, vg, thin_pool);
   return {};
 }

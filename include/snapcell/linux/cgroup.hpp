@@ -240,14 +240,21 @@ inline Status check_v1_members(Pid pid, const std::vector<V1Leaf>& leaves) {
   return {};
 }
 
-inline bool controller_delegated(const std::string& parent, std::string_view controller) {
-  auto text = read_file(parent + "/cgroup.subtree_control");
-  if (!text) return false;
-  for (auto word : linux_text::split(*text, ' ')) {
+namespace detail {
+// Whether a controller list (cgroup.controllers, cgroup.subtree_control: names
+// separated by spaces, a newline at the end) names `controller`.
+inline bool controller_listed(std::string_view list, std::string_view controller) {
+  for (auto word : linux_text::split(list, ' ')) {
     if (!word.empty() && word.back() == '\n') word.remove_suffix(1);
     if (word == controller) return true;
   }
   return false;
+}
+}  // namespace detail
+
+inline bool controller_delegated(const std::string& parent, std::string_view controller) {
+  auto text = read_file(parent + "/cgroup.subtree_control");
+  return text && detail::controller_listed(*text, controller);
 }
 
 // Turns on, for the children of `parent`, those of `controllers` that the
@@ -261,14 +268,9 @@ inline Status delegate_controllers(const std::string& parent, const std::vector<
   auto offered = read_file(parent + "/cgroup.controllers");
   if (!offered) return offered.error();
   std::string enable;
-  for (auto controller : controllers) {
-    bool is_offered = false;
-    for (auto word : linux_text::split(*offered, ' ')) {
-      if (!word.empty() && word.back() == '\n') word.remove_suffix(1);
-      if (word == controller) is_offered = true;
-    }
-    if (is_offered && !controller_delegated(parent, controller)) enable += fmt::format("{}+{}", enable.empty() ? "" : " ", controller);
-  }
+  for (auto controller : controllers)
+    if (detail::controller_listed(*offered, controller) && !controller_delegated(parent, controller))
+      enable += fmt::format("{}+{}", enable.empty() ? "" : " ", controller);
   if (enable.empty()) return {};
   return write_file(parent + "/cgroup.subtree_control", enable);
 }
