@@ -26,6 +26,16 @@ namespace {
 
 using namespace snapcell::cli;
 
+// --max-processes, --memory and --disk, the same for run, build and verify.
+void add_limits(CLI::App* command, LimitOptions& limits, const char* disk_default) {
+  command->add_option("--max-processes", limits.max_processes, "Process cap (the cgroup's pids.max)")->capture_default_str();
+  command->add_option("--memory", limits.memory_mib, "Memory cap, MiB (the cgroup's memory.max)")->capture_default_str();
+  command->add_option("--disk", limits.disk_mib,
+                      fmt::format("What the command may write, MiB: overlay's layers, copy's tmpfs beyond the copy, "
+                                  "btrfs's qgroup (quotas on), lvm's classic COW space ({})",
+                                  disk_default));
+}
+
 void add_run(CLI::App& app, RunOptions& options) {
   auto* run = app.add_subcommand("run", "Run one command in a throwaway snapshot of a base, then tear it all down");
   run->add_option("--base", options.base,
@@ -48,6 +58,7 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--log", options.log, "Where the command's output goes (default: under the state dir)");
   run->add_option("--network", options.network, "none (only loopback, in a namespace of its own) or host")
       ->capture_default_str();
+  add_limits(run, options.limits, "default: overlay and copy 1024, btrfs none, lvm from the origin");
   run->add_option("--copy-in", options.copy_in, "A file (absolute path) copied into /in before the command runs");
   run->add_flag("--json", options.json, "Print the report as JSON (schema snapcell.report/1)");
   run->add_flag("--summary", options.summary, "Print one line: outcome, cleanup, per-phase timings (ms)");
@@ -86,9 +97,7 @@ void add_build(CLI::App& app, BuildOptions& options) {
   build->add_option("--wheelhouse", options.wheelhouse,
                     "A directory of wheels (absolute path): build requirements the base lacks are installed from it, "
                     "offline, into the throwaway snapshot");
-  build->add_option("--max-processes", options.max_processes, "Process cap of the build")->capture_default_str();
-  build->add_option("--memory", options.memory_mib, "Memory cap of the build, MiB (cgroup supervisors)")
-      ->capture_default_str();
+  add_limits(build, options.limits, "default: overlay and copy 1024, btrfs none, lvm from the origin");
   build->add_option("--state-dir", options.state_dir, "Mount points, journal and layers")->capture_default_str();
   build->add_option("--bases-dir", options.bases_dir, "Where named bases live")->capture_default_str();
   build->add_option("--snapshot-dir", options.snapshot_dir, "btrfs: where snapshots go (default: beside the base)");
@@ -138,6 +147,7 @@ void add_verify(CLI::App& app, VerifyOptions& options) {
   verify->add_option("--only", options.only, "Only these techniques (see --list)");
   verify->add_option("--timeout", options.timeout_seconds, "Each technique's deadline in seconds")->capture_default_str();
   verify->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
+  add_limits(verify, options.limits, "128");
   verify->add_flag("--json", options.json, "Print the matrix as JSON (schema snapcell.verify/1)");
   verify->add_flag("--list", options.list, "List the techniques and exit");
 }

@@ -48,6 +48,17 @@ expect_refused "root command without a PID namespace (cgroup)" "'cgroup' has no 
 expect_refused "root command without a PID namespace (session)" "'session' has no PID namespace" run "${base[@]}" --supervisor session -- /bin/true
 expect_refused "negative timeout" "--timeout" run "${base[@]}" --timeout -1 -- /bin/true
 expect_refused "timeout that is no number" "timeout" run "${base[@]}" --timeout soon -- /bin/true
+expect_refused "disk cap below 16 MiB" "--disk: must be between 16" run "${base[@]}" --disk 8 -- /bin/true
+expect_refused "disk cap that is no number" "disk" run "${base[@]}" --disk lots -- /bin/true
+expect_refused "disk cap beside --cow-size" "--disk: and --cow-size both" run --state-dir "$state" --base vg/lv \
+  --backend lvm --cow-size 64m --disk 64 -- /bin/true
+expect_refused "process cap below 16" "--max-processes: must be between 16" run "${base[@]}" --max-processes 4 -- /bin/true
+expect_refused "memory cap above 1 TiB" "--memory: must be between 64" run "${base[@]}" --memory 2000000 -- /bin/true
+expect_refused "build: disk cap above 16 TiB" "--disk: must be between 16" build "$scratch/file" --state-dir "$state" \
+  --base "$scratch/base" --disk 99999999
+expect_refused "verify: process cap the fork bomb cannot pass" "--max-processes: must be between 16 and 1000" \
+  verify --max-processes 4000
+expect_refused "verify: disk cap of 0" "--disk: must be given a size" verify --disk 0
 expect_refused "relative state dir" "is not absolute" run --state-dir state --base "$scratch/base" -- /bin/true
 expect_refused "newline in the base" "control character" run --state-dir "$state" --base "$scratch/ba
 se" -- /bin/true

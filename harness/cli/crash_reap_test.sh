@@ -3,14 +3,17 @@
 # (spread over its phases: claim, mkdir, snapshot, mount, spawn, build,
 # teardown), 30 times, while another session stays live; `snapcell reap`
 # must then leave no mount, volume, cgroup or process of the killed sessions,
-# and must not touch the live one.
-#   crash_reap_test.sh <snapcell binary> [SEED]
+# and must not touch the live one. On overlay and on copy, whose volumes each
+# hold a tmpfs of their own (layers, copy) that reap must unmount too.
+#   crash_reap_test.sh <snapcell binary> [SEED|random] [BACKEND]
 set -uo pipefail
 snapcell=$1
-seed=${2:-$RANDOM}
+seed=${2:-random}
+[[ "$seed" == random ]] && seed=$RANDOM
+backend=${3:-overlay}
 trials=30
 RANDOM=$seed
-echo "seed $seed (replay: $0 $snapcell $seed)"
+echo "seed $seed, backend $backend (replay: $0 $snapcell $seed $backend)"
 
 if ((EUID != 0)); then echo "SKIPPED: needs root"; exit 0; fi
 
@@ -32,7 +35,8 @@ trap cleanup EXIT
 mkdir -p "$scratch/base"/{bin,proc,dev,tmp,etc}
 cp /bin/busybox "$scratch/base/bin/"
 for applet in sh sleep true; do ln -s busybox "$scratch/base/bin/$applet"; done
-run=("$snapcell" run --state-dir "$state" --cgroup-parent "$cgroup_parent" --base "$scratch/base" --timeout 60)
+run=("$snapcell" run --state-dir "$state" --cgroup-parent "$cgroup_parent" --base "$scratch/base" --timeout 60
+     --backend "$backend")
 
 # The live session: a build that sleeps while everything else happens.
 "${run[@]}" --log "$scratch/live.log" -- /bin/sleep 120 >/dev/null 2>&1 &
@@ -61,6 +65,8 @@ check "reap exit code" "$status" 0
 check "session mounts left besides the live one" "$(findmnt -rn -o TARGET | grep "^$state/mnt/" | grep -vc "/$live$")" 0
 check "mount point dirs left besides the live one" "$(ls "$state/mnt" | grep -vc "^$live$")" 0
 check "volumes left besides the live one" "$(ls "$state/volumes" | grep -vc "^$live$")" 0
+check "volumes' own tmpfs left besides the live one's" \
+  "$(findmnt -rn -o SOURCE | grep -E '^snapcell-(layers|copy):' | grep -vc ":$live$")" 0
 check "journal records left besides the live one" "$(ls "$state/journal" | grep -vc "^$live$")" 0
 check "cgroups left besides the live one" \
   "$(find "$cgroup_parent" -mindepth 1 -maxdepth 1 -type d -name 'snapcell-*' ! -name "$live" | wc -l)" 0
@@ -69,5 +75,5 @@ check "the live session's mount" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt
 check "the live session's build" "$(pgrep -c -f '^/bin/sleep 120$' || true)" 1
 check "the live session's controller" "$(kill -0 "$live_pid" 2>/dev/null && echo alive)" alive
 
-echo "$((10 - failures)) passed, $failures failed"
+echo "$((11 - failures)) passed, $failures failed"
 exit $((failures > 0))

@@ -286,49 +286,86 @@ TEST_CASE("host volumes: a volume whose origin record is missing lists as a snap
 
 // ---- copy ----------------------------------------------------------------------
 
-TEST_CASE("host volumes: full copy snapshot mounts as a bind mount, takes writes and is removed", "[host]") {
+TEST_CASE("host volumes: full copy snapshot mounts as a bind mount of its own tmpfs, takes writes and is removed",
+          "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   make_dir(scratch / "base");
   fill_base(scratch / "base");
   make_dir(scratch / "run", 0700);
-  // The copies on a filesystem of their own: a bind mount keeps the st_dev
-  // of where it comes from, and the proof needs the mount point's to differ
-  // from its parent's (the run dir's).
-  make_dir(scratch / "copyfs");
-  REQUIRE(::mount("snapcell-host-copies", (scratch / "copyfs").c_str(), "tmpfs", 0, "size=64m") == 0);
-  CopyVolumes volumes(scratch / "copyfs/copies");
+  // The copies beside the run dir, on the same filesystem: each copy's
+  // tmpfs is a filesystem of its own, so the proof still sees a device of
+  // its own at the mount point.
+  CopyVolumes volumes(scratch / "copies");
   auto spec = volumes.snapshot(scratch / "base", "hosttest-00000000000000c1");
   REQUIRE(spec);
   CHECK(spec->fs_type == "bind");
-  CHECK(spec->source == "snapcell-host-copies");  // the copies' tmpfs, as mountinfo names it
-  CHECK(spec->root == "/copies/hosttest-00000000000000c1/tree");
-  CHECK(spec->options == scratch / "copyfs/copies/hosttest-00000000000000c1/tree");
+  CHECK(spec->source == "snapcell-copy:hosttest-00000000000000c1");  // the copy's tmpfs, as mountinfo names it
+  CHECK(spec->root == "/");
+  CHECK(spec->options == scratch / "copies/hosttest-00000000000000c1/tree");
   REQUIRE(volumes.remove("hosttest-00000000000000c1"));
+  CHECK(identity_on_top(scratch / "copies/hosttest-00000000000000c1/tree") == "<none>");
   round_trip(volumes, scratch / "base", scratch / "run");
 }
 
-TEST_CASE("host volumes: a copy on the run dir's own filesystem mounts, but is refused by the ownership proof",
+// Writes `bytes` to a new file; the errno of the first failed write, or 0.
+int write_bytes(const std::string& path, std::size_t bytes) {
+  snapcell::linux_sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  REQUIRE(fd.valid());
+  const std::string chunk(64 * 1024, 'x');
+  for (std::size_t written = 0; written < bytes;) {
+    const ssize_t n = ::write(fd.get(), chunk.data(), std::min(chunk.size(), bytes - written));
+    if (n < 0) return errno;
+    written += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+TEST_CASE("host volumes: a copy's tmpfs holds the copy plus the write cap, and stays while a bind of it is mounted",
           "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;
   make_dir(scratch / "base");
+  fill_base(scratch / "base");
+  REQUIRE(write_bytes(scratch / "base/payload", 3 << 20) == 0);  // the copy is bigger than the cap
   make_dir(scratch / "run", 0700);
-  CopyVolumes volumes(scratch / "copies");  // same tmpfs as the run dir
+  CopyVolumes volumes(scratch / "copies", 1 << 20);
   SyscallMounter mounter;
   auto spec = volumes.snapshot(scratch / "base", kName);
   REQUIRE(spec);
   const std::string mount_point = scratch / "run/" + kName;
   REQUIRE(mounter.make_dir(mount_point));
   REQUIRE(mounter.mount(*spec, mount_point));
-  CHECK(identity_on_top(mount_point) == snapcell::mount_identity(spec->source, spec->root));
-  auto facts = mounter.facts(mount_point);
-  REQUIRE(facts);
-  auto proof = snapcell::decide_ownership(mount_point, *facts, snapcell::mount_identity(spec->source, spec->root));
-  REQUIRE_FALSE(proof);
-  CHECK_THAT(proof.error().detail, Catch::Contains("same device"));
+  CHECK(read_text(mount_point + "/payload").size() == 3 << 20);
+  CHECK(write_bytes(mount_point + "/within-cap", 512 << 10) == 0);
+  CHECK(write_bytes(mount_point + "/past-cap", 1 << 20) == ENOSPC);
+
+  // The bind still holds the copy's filesystem: its tmpfs is not unmounted.
+  const std::string tree = scratch / "copies/" + kName + "/tree";
+  CHECK(volumes.remove(kName).code() == EBUSY);
+  CHECK(identity_on_top(tree) == snapcell::mount_identity(CopyVolumes::source_of(kName), "/"));
   REQUIRE(mounter.unmount(mount_point, snapcell::UnmountMode::plain));
   REQUIRE(volumes.remove(kName));
+  CHECK(identity_on_top(tree) == "<none>");
+  CHECK_FALSE(exists(scratch / "copies/" + kName));
+}
+
+TEST_CASE("host volumes: a copy's removal refuses a mount at its tree that is not its own tmpfs", "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  fill_base(scratch / "base");
+  CopyVolumes volumes(scratch / "copies");
+  REQUIRE(volumes.snapshot(scratch / "base", kName));
+  const std::string tree = scratch / "copies/" + kName + "/tree";
+  REQUIRE(::mount("snapcell-host-intruder", tree.c_str(), "tmpfs", 0, "size=1m") == 0);
+  auto refused = volumes.remove(kName);
+  CHECK(refused.code() == EBUSY);
+  CHECK_THAT(refused.error().message(), Catch::Contains("snapcell-host-intruder"));
+  CHECK(identity_on_top(tree) == snapcell::mount_identity("snapcell-host-intruder", "/"));  // left as it was
+  REQUIRE(::umount2(tree.c_str(), UMOUNT_NOFOLLOW) == 0);
+  REQUIRE(volumes.remove(kName));
+  CHECK_FALSE(exists(scratch / "copies/" + kName));
 }
 
 TEST_CASE("host volumes: copy_tree keeps modes, owners, symlinks, device nodes and timestamps", "[host]") {

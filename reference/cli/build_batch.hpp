@@ -79,14 +79,15 @@ inline std::vector<std::string> single_build_argv(const BuildOptions& options, c
                                 "--timeout", fmt::format("{}", options.timeout_seconds),
                                 "--grace", fmt::format("{}", options.grace_seconds),
                                 "--out", options.out,
-                                "--max-processes", std::to_string(options.max_processes),
-                                "--memory", fmt::format("{}", options.memory_mib),
+                                "--max-processes", std::to_string(options.limits.max_processes),
+                                "--memory", fmt::format("{}", options.limits.memory_mib),
                                 "--state-dir", options.state_dir,
                                 "--bases-dir", options.bases_dir,
                                 "--cgroup-parent", options.cgroup_parent};
   if (!options.snapshot_dir.empty()) argv.insert(argv.end(), {"--snapshot-dir", options.snapshot_dir});
   if (!options.wheelhouse.empty()) argv.insert(argv.end(), {"--wheelhouse", options.wheelhouse});
   if (!options.cow_size.empty()) argv.insert(argv.end(), {"--cow-size", options.cow_size});
+  if (options.limits.disk_mib != 0) argv.insert(argv.end(), {"--disk", std::to_string(options.limits.disk_mib)});
   return argv;
 }
 

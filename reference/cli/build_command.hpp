@@ -109,6 +109,8 @@ inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
   as_run.base = base.root;
   as_run.backend = options.backend;
   as_run.cow_size = options.cow_size;
+  as_run.limits = options.limits;
+  apply_disk_cap(as_run);
   if (Status checked = check_base(as_run); !checked) return checked.error();
   base.lvm = as_run.lvm;
   return base;
@@ -120,6 +122,8 @@ inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase
   run.backend = options.backend;
   run.lvm = base.lvm;
   run.cow_size = options.cow_size;
+  run.limits = options.limits;
+  apply_disk_cap(run);
   run.supervisor = options.supervisor;
   run.state_dir = options.state_dir;
   run.snapshot_dir = options.snapshot_dir;
@@ -196,13 +200,13 @@ inline int build_command(const BuildOptions& options) {
 
   Sentinel sentinel;
   const RunOptions run = policy_options(options, *base);
+  result.limits = sandbox_limits(run);
   return with_policies(run, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
-    config.limits.max_processes = options.max_processes;
-    config.limits.max_memory_bytes = static_cast<std::uint64_t>(options.memory_mib * 1024 * 1024);
+    config.limits = supervisor_limits(options.limits);
     Session session(volumes, mounter, supervisor, journal, config, random_nonce);
 
     Isolation isolation;

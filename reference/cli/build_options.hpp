@@ -33,8 +33,7 @@ struct BuildOptions {
   std::string bases_dir = default_bases_dir;
   std::string snapshot_dir;
   std::string cgroup_parent = default_cgroup_parent();
-  int max_processes = 256;
-  double memory_mib = 2048;
+  LimitOptions limits{.max_processes = 256, .memory_mib = 2048};  // --max-processes, --memory, --disk
 };
 
 inline Status validate(const BuildOptions& options) {
@@ -69,10 +68,7 @@ inline Status validate(const BuildOptions& options) {
     if (Status valid = validate_absolute_path("directory option", *dir); !valid) return valid;
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
-  if (options.max_processes < 16 || options.max_processes > 65536)
-    return reject("--max-processes", "must be between 16 and 65536");
-  if (!(options.memory_mib >= 64 && options.memory_mib <= 1 << 20))
-    return reject("--memory", "must be between 64 and 1048576 MiB");
+  if (Status limits = validate_limits(options.limits, options.cow_size); !limits) return limits;
   return {};
 }
 

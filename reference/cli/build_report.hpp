@@ -21,7 +21,7 @@
 //   "turnaround_ms": everything but the build itself,
 //   "cleanup": {"processes_left": 0, "mounts_left": 0, "cgroups_left": 0, "network_namespaces_left": 0,
 //               "volume_removed": true, "sentinel_alive": true, "containment_proven": true},
-//   "steps": [...], "remains": [...], "errors": [...]   (as in snapcell.report/1)
+//   "steps": [...], "remains": [...], "errors": [...], "limits": {...}   (as in snapcell.report/1)
 // }
 
 #include <optional>
@@ -49,6 +49,7 @@ struct BuildResult {
   std::string base_root;
   std::optional<double> base_creation_seconds;
   std::string backend, supervisor;
+  std::optional<SandboxLimits> limits;  // empty when the build never got as far as its policies
   std::uint32_t uid = 0;
   Report report;
   Collected outputs;
@@ -125,7 +126,7 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
   json["backend"] = result.backend;
   json["supervisor"] = result.supervisor;
   json["uid"] = result.uid;
-  const auto session = report_to_json(result.report, result.backend, result.supervisor);
+  const auto session = report_to_json(result.report, result.backend, result.supervisor, result.limits);
   json["build"] = session["build"];
   json["wheels"] = nlohmann::ordered_json::array();
   for (const auto& wheel : result.outputs.wheels)
@@ -152,6 +153,7 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
   json["remains"] = session["remains"];
   json["errors"] = session["errors"];
   for (const auto& error : result.errors) json["errors"].push_back(error.message());
+  if (session.contains("limits")) json["limits"] = session["limits"];
   return json;
 }
 

@@ -9,6 +9,7 @@
 //   mount_table()      the host's mount table, to diff before and after
 //   names_in()         a directory's entries (volumes, cgroups), to diff
 //   tree_checksum()    a base's content and metadata, to prove it unchanged
+//   tree_bytes()       the space a tree's files take (what a full copy costs)
 //   HostState          the host's kernel state a root build could change
 //                      (name, clock, sysctls, keys, SysV IPC, modules), to
 //                      diff before and after a session and put back
@@ -32,9 +33,11 @@
 #include <sstream>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -224,6 +227,28 @@ inline std::string tree_checksum(const std::string& root) {
   if (::lstat(root.c_str(), &st) != 0) return "absent";
   detail::mix_tree(hash, root, "", st.st_dev);
   return fmt::format("{:016x}", hash);
+}
+
+// The space a tree's files take (st_blocks, as a tmpfs copy of it would
+// take), not following symlinks and not leaving its filesystem.
+inline std::uint64_t tree_bytes(const std::string& root) {
+  namespace fs = std::filesystem;
+  std::uint64_t bytes = 0;
+  std::error_code error;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error), end;
+  struct stat top {};
+  if (error || ::lstat(root.c_str(), &top) != 0) return 0;
+  for (; it != end; it.increment(error)) {
+    if (error) break;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    if (st.st_dev != top.st_dev) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return bytes;
 }
 
 // What of the host's kernel state a build that is root could change without

@@ -16,13 +16,16 @@
 //                 "prove": ..., "spawn": ..., "build": ..., "teardown": ...},
 //   "steps": [{"step": "kill", "target": "...", "outcome": "done|absent|refused|failed", "detail": "..."}],
 //   "remains": [{"kind": "process|unit|mount|mount point|volume|journal record", "target": "...", "why": "..."}],
-//   "errors": ["operation(target): errno text: detail"]
+//   "errors": ["operation(target): errno text: detail"],
+//   "limits": {"max_processes": 256, "max_memory_bytes": 1073741824, "capped": true,   // run only
+//              "max_disk_bytes": 1073741824 or null, "disk_by": "the layers' tmpfs"}
 // }
 
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/limit_options.hpp"
 #include "snapcell/linux/interrupt.hpp"
 #include "snapcell/report.hpp"
 
@@ -31,7 +34,7 @@ namespace snapcell::cli {
 inline constexpr const char* report_schema = "snapcell.report/1";
 
 inline nlohmann::ordered_json report_to_json(const Report& report, const std::string& backend,
-                                             const std::string& supervisor) {
+                                             const std::string& supervisor, const std::optional<SandboxLimits>& limits = {}) {
   nlohmann::ordered_json json;
   json["schema"] = report_schema;
   json["session"] = report.session;
@@ -64,6 +67,12 @@ inline nlohmann::ordered_json report_to_json(const Report& report, const std::st
     json["remains"].push_back({{"kind", std::string(to_string(left.kind))}, {"target", left.target}, {"why", left.why}});
   json["errors"] = nlohmann::ordered_json::array();
   for (const auto& error : report.errors) json["errors"].push_back(error.message());
+  if (limits)
+    json["limits"] = {{"max_processes", limits->limits.max_processes},
+                      {"max_memory_bytes", limits->limits.max_memory_bytes},
+                      {"capped", limits->capped},
+                      {"max_disk_bytes", limits->disk_bytes ? nlohmann::ordered_json(*limits->disk_bytes) : nlohmann::ordered_json()},
+                      {"disk_by", limits->disk_by}};
   return json;
 }
 

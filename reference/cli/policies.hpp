@@ -80,10 +80,10 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
     return with_supervisor(volumes);
   }
   if (options.backend == "copy") {
-    linux_sys::CopyVolumes volumes(dirs.volumes);
+    linux_sys::CopyVolumes volumes(dirs.volumes, options.write_bytes);
     return with_supervisor(volumes);
   }
-  linux_sys::OverlayVolumes volumes(dirs.volumes, options.overlay_layers_bytes);
+  linux_sys::OverlayVolumes volumes(dirs.volumes, options.write_bytes);
   return with_supervisor(volumes);
 }
 

@@ -51,9 +51,10 @@ inline int report_and_exit(const Report& report, const RunOptions& options) {
     for (const auto& error : report.errors) fmt::print("  error: {}\n", error.message());
     for (const auto& left : report.remains) fmt::print("  remains {} {}: {}\n", to_string(left.kind), left.target, left.why);
   } else if (options.json) {
-    std::puts(report_to_json(report, options.backend, options.supervisor).dump(2).c_str());
+    std::puts(report_to_json(report, options.backend, options.supervisor, sandbox_limits(options)).dump(2).c_str());
   } else {
     std::fputs(format_report(report).c_str(), stdout);
+    fmt::print("  limits: {}\n", describe(sandbox_limits(options)));
     std::string phases;
     for (const auto& [phase, ms] : report.phase_ms) phases += fmt::format(" {} {:.2f}", phase, ms);
     fmt::print("  timings (ms):{}\n", phases);
@@ -76,6 +77,9 @@ inline Status check_base(RunOptions& options) {
     const linux_sys::LvmOptions lvm = lvm_options_for_this_host();
     auto origin = probe_lvm_origin(*name, lvm);
     if (!origin) return origin.error();
+    if (origin->mode == linux_sys::LvmSnapshotMode::thin && options.limits.disk_mib != 0)
+      return logic_error("--disk", options.base,
+                         "is a thin LV: its snapshots write into the thin pool, which is their cap (size the pool instead)");
     options.lvm = session_lvm_config(*origin, options.cow_size, lvm);
     return {};
   }
@@ -97,6 +101,7 @@ inline std::string snapshot_origin(const RunOptions& options) {
 }
 
 inline int run_command(RunOptions options) {
+  apply_disk_cap(options);
   if (Status base = check_base(options); !base) return print_error(exit_bad_input, base.error().message());
   for (const auto& file : options.copy_in) {
     auto st = linux_sys::stat_path(file);
@@ -110,6 +115,7 @@ inline int run_command(RunOptions options) {
     config.run_dir = dirs.mounts;
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
+    config.limits = supervisor_limits(options.limits);
     Session session(volumes, mounter, supervisor, journal, config, random_nonce);
     std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
     Isolation isolation;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/cgroups.hpp"
+#include "cli/limit_options.hpp"
 #include "cli/lvm_base.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/lvm_volumes.hpp"
@@ -35,9 +36,13 @@ struct RunOptions {
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
-  std::uint64_t overlay_layers_bytes = 1ull << 30;  // overlay: what one build may write (its layers' tmpfs)
-  std::optional<std::uint64_t> btrfs_snapshot_bytes;  // btrfs: a qgroup cap per snapshot (needs quotas); none by default
-  std::string cow_size;                     // lvm classic: COW space per snapshot (lvcreate -L); default: from the origin
+  LimitOptions limits;                      // --max-processes, --memory, --disk
+  // Where the disk cap goes (apply_disk_cap): overlay's layers and copy's
+  // growth, a btrfs snapshot's qgroup (needs quotas; none by default), an
+  // lvm classic snapshot's COW space (lvcreate -L; default: from the origin).
+  std::uint64_t write_bytes = 1ull << 30;
+  std::optional<std::uint64_t> btrfs_snapshot_bytes;
+  std::string cow_size;
   std::optional<linux_sys::LvmConfig> lvm;  // lvm: what check_base learnt of the origin (VG, mode, filesystem)
   std::vector<std::string> command;
 };
@@ -59,6 +64,43 @@ inline Status validate_sandbox_choices(std::string_view backend, std::string_vie
   if (!(timeout_seconds > 0 && timeout_seconds <= 7 * 24 * 3600))
     return reject("--timeout", "must be between 0 and one week of seconds");
   if (!(grace_seconds >= 0 && grace_seconds <= 600)) return reject("--grace", "must be between 0 and 600 seconds");
+  return {};
+}
+
+// --disk MIB as each backend takes it; a thin LV's snapshot writes into its
+// pool, which is its cap, so --disk is refused there once the origin is known.
+inline void apply_disk_cap(RunOptions& options) {
+  if (options.limits.disk_mib == 0) return;
+  const std::uint64_t bytes = options.limits.disk_mib << 20;
+  options.write_bytes = bytes;
+  options.btrfs_snapshot_bytes = bytes;
+  options.cow_size = fmt::format("{}m", options.limits.disk_mib);
+}
+
+// The limits the command ran under, and what holds each.
+inline SandboxLimits sandbox_limits(const RunOptions& options) {
+  SandboxLimits shown;
+  shown.limits = supervisor_limits(options.limits);
+  shown.capped = options.supervisor != "pidns" && options.supervisor != "session";
+  if (options.backend == "overlay" || options.backend == "copy") {
+    shown.disk_bytes = options.write_bytes;
+    shown.disk_by = options.backend == "overlay" ? "the layers' tmpfs" : "the copy's tmpfs, beyond the copy";
+  } else if (options.backend == "btrfs") {
+    shown.disk_bytes = options.btrfs_snapshot_bytes;
+    shown.disk_by = options.btrfs_snapshot_bytes ? "the snapshot's qgroup" : "none (the filesystem's free space)";
+  } else if (options.lvm && options.lvm->mode == linux_sys::LvmSnapshotMode::classic) {
+    shown.disk_by = "the snapshot's COW space, " + options.lvm->classic_size;
+  } else {
+    shown.disk_by = "the thin pool";
+  }
+  return shown;
+}
+
+// What run, build and verify refuse alike about the limits.
+inline Status validate_limits(const LimitOptions& limits, std::string_view cow_size, const LimitRanges& ranges = {}) {
+  if (Status valid = validate(limits, ranges); !valid) return valid;
+  if (limits.disk_mib != 0 && !cow_size.empty())
+    return logic_error("--disk", "", "and --cow-size both size an lvm snapshot's COW space: give one of them");
   return {};
 }
 
@@ -84,6 +126,7 @@ inline Status validate(const RunOptions& options) {
                                               "could signal the host's root processes by PID (use default or pidns; "
                                               "snapcell verify --supervisor {} shows what it fails to contain)",
                                               options.supervisor, options.supervisor));
+  if (Status limits = validate_limits(options.limits, options.cow_size); !limits) return limits;
   if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;

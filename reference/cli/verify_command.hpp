@@ -63,15 +63,29 @@ struct VerifyOptions {
   bool list = false;              // print the catalogue and exit
   double timeout_seconds = 1.5;   // each technique's deadline
   double grace_seconds = 0.5;
+  // Small by default, so that the bounded adversaries (which stop at twice
+  // these) show whether a cap holds.
+  LimitOptions limits{.max_processes = 64, .memory_mib = 256, .disk_mib = 128};
 };
 
-// What every verify session may use: small, so that the bounded adversaries
-// (which stop at twice these) show whether a cap holds.
+// Narrower than run's: fork_bomb_bounded stops at 2000 processes, and
+// fills_disk and eats_memory at twice the larger of --memory and --disk.
+inline constexpr LimitRanges verify_limit_ranges{.max_processes = 1000, .memory_mib = 1024, .disk_mib = 1024};
+
+// What every verify session may use, and how far the bounded adversaries go.
 struct VerifyLimits {
-  Limits limits{.max_processes = 64, .max_memory_bytes = 256ull << 20};
-  std::uint64_t disk_bytes = 128ull << 20;  // overlay: the layers' tmpfs; btrfs: the snapshot's qgroup limit
-  std::uint64_t bound_mib = 512;            // how far fills_disk and eats_memory go at most
+  Limits limits;
+  std::uint64_t disk_bytes = 0;             // overlay, copy: their tmpfs; btrfs: the snapshot's qgroup; lvm: COW space
+  std::uint64_t bound_mib = 0;              // how far fills_disk and eats_memory go at most
   std::uint64_t slack_bytes = 16ull << 20;  // page tables, metadata, the sampler's resolution
+
+  explicit VerifyLimits(const LimitOptions& options)
+      : limits(supervisor_limits(options)), disk_bytes(options.disk_mib << 20),
+        bound_mib(std::max<std::uint64_t>(512, 2 * std::max(static_cast<std::uint64_t>(options.memory_mib), options.disk_mib))) {}
+
+  // Verify's scratch tmpfs holds the base, the state dir and verify's own
+  // btrfs image, which fills_disk may grow up to the bound.
+  std::uint64_t scratch_mib() const { return std::max<std::uint64_t>(1024, bound_mib + 512); }
 };
 
 inline Status validate(const VerifyOptions& options) {
@@ -103,7 +117,8 @@ inline Status validate(const VerifyOptions& options) {
   if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 600))
     return reject("--timeout", "must be between 0 and 600 seconds");
   if (!(options.grace_seconds >= 0 && options.grace_seconds <= 60)) return reject("--grace", "must be between 0 and 60 seconds");
-  return {};
+  if (options.limits.disk_mib == 0) return reject("--disk", "must be given a size: verify's fills_disk checks it");
+  return validate(options.limits, verify_limit_ranges);
 }
 
 enum class Verdict { contained, leaked, collateral, not_applicable, error };
@@ -148,25 +163,26 @@ class Verifier {
   Verifier(const VerifyOptions& options, std::string base, std::string snapshot_dir, const VerifyScratch& scratch,
            const VerifyCgroups& cgroups, const VerifyLvmOrigin* lvm_origin = nullptr)
       : options_(options), base_(std::move(base)), scratch_(scratch), cgroups_(cgroups), lvm_origin_(lvm_origin),
-        dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
+        limits_(options.limits), dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
     run_.base = lvm_origin ? lvm_origin->qualified() : base_;
     run_.backend = options.backend;
     run_.supervisor = options.supervisor;
     run_.state_dir = dirs_.root;
     run_.snapshot_dir = snapshot_dir;
     run_.cgroup_parent = cgroups.v2_parent();
-    run_.overlay_layers_bytes = limits_.disk_bytes;
-    // Also on a user's --base: a btrfs without quotas then fails each
-    // snapshot saying so (an error row), and its quotas stay as they are.
-    run_.btrfs_snapshot_bytes = limits_.disk_bytes;
-    // lvm: a classic snapshot's COW space is the cap (a thin one's is its pool).
-    run_.cow_size = fmt::format("{}k", limits_.disk_bytes >> 10);
+    // The disk cap as run puts it on each backend. Also on a user's btrfs
+    // --base: one without quotas then fails each snapshot saying so (an
+    // error row), and its quotas stay as they are. lvm: a classic
+    // snapshot's COW space is the cap (a thin one's is its pool).
+    run_.limits = options.limits;
+    apply_disk_cap(run_);
     if (lvm_origin) run_.lvm = lvm_origin->session_config(run_.cow_size);
     prepare(dirs_).or_throw();
     base_checksum_ = host::tree_checksum(base_);
+    // The copy backend's snapshot is the base's size before the build writes
+    // a byte: that is the backend's cost, not what the cap bounds.
+    if (options.backend == "copy") copy_bytes_ = host::tree_bytes(base_);
   }
-
-  const VerifyLimits& limits() const { return limits_; }
 
   Finding run(const Technique& technique) {
     Finding finding;
@@ -428,9 +444,10 @@ class Verifier {
         return;
       }
       case CapCheck::storage:
-        if (sampler.peak_storage_growth() > limits_.disk_bytes + limits_.slack_bytes)
-          finding.leaks.push_back(fmt::format("the space used below {} grew by {:.0f} MiB, over the per-session cap of {:.0f} MiB",
-                                              scratch_.path(), mib(sampler.peak_storage_growth()), mib(limits_.disk_bytes)));
+        if (sampler.peak_storage_growth() > copy_bytes_ + limits_.disk_bytes + limits_.slack_bytes)
+          finding.leaks.push_back(fmt::format("the space used below {} grew by {:.0f} MiB, over the per-session cap of {:.0f} MiB{}",
+                                              scratch_.path(), mib(sampler.peak_storage_growth()), mib(limits_.disk_bytes),
+                                              copy_bytes_ ? fmt::format(" beyond the {:.0f} MiB copy", mib(copy_bytes_)) : ""));
         return;
     }
   }
@@ -450,6 +467,7 @@ class Verifier {
   host::HostIpcSegment ipc_segment_;
   host::KernelLog kernel_log_;
   std::string base_checksum_;
+  std::uint64_t copy_bytes_ = 0;  // copy backend: what each snapshot takes before the build runs
 };
 
 inline nlohmann::ordered_json finding_to_json(const Finding& finding) {
@@ -486,7 +504,8 @@ inline int verify_command(const VerifyOptions& options) {
       return print_error(vg.code() == ENOENT || vg.code() == EINVAL ? exit_bad_input : exit_sandbox_failed, vg.error().message());
   // Orphans of a build come to us rather than to PID 1: the checks see them.
   (void)::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  VerifyScratch scratch("1g");
+  const VerifyLimits limits(options.limits);
+  VerifyScratch scratch(limits.scratch_mib());
   VerifyCgroups cgroups;
   std::unique_ptr<linux_sys::LoopBtrfs> btrfs;
   std::unique_ptr<VerifyLvmOrigin> lvm_origin;  // after the scratch: unmounted and removed before it goes
@@ -505,7 +524,8 @@ inline int verify_command(const VerifyOptions& options) {
     if (options.backend == "btrfs") {
       // Our own filesystem: quotas on, so each snapshot can be capped; room
       // (sparse) well past the cap, so that an uncapped fill shows plainly.
-      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), 512, linux_sys::LoopBtrfs::Quotas::enabled);
+      btrfs = std::make_unique<linux_sys::LoopBtrfs>(scratch.path(), static_cast<unsigned>(limits.bound_mib),
+                                                      linux_sys::LoopBtrfs::Quotas::enabled);
       base = btrfs->base;
       snapshot_dir = btrfs->snapshots;
     } else {
@@ -523,7 +543,6 @@ inline int verify_command(const VerifyOptions& options) {
   }
 
   Verifier verifier(options, base, snapshot_dir, scratch, cgroups, lvm_origin.get());
-  const auto& limits = verifier.limits();
   const std::string shown_base = !options.base.empty() ? options.base
                                  : lvm_origin        ? fmt::format("a busybox base in the origin LV {}", lvm_origin->qualified())
                                                      : "a busybox base built in " + scratch.path();

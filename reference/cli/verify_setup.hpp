@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -48,8 +49,8 @@ inline std::string find_adversaries_dir() {
 // `size`; whatever verify mounts goes below it, and with it at the end.
 class VerifyScratch : public linux_sys::ScratchTmpfs {
  public:
-  explicit VerifyScratch(const char* size)
-      : ScratchTmpfs("/tmp/snapcell-verify", "snapcell-verify", fmt::format("mode=0755,size={}", size)) {}
+  explicit VerifyScratch(std::uint64_t size_mib)
+      : ScratchTmpfs("/tmp/snapcell-verify", "snapcell-verify", fmt::format("mode=0755,size={}m", size_mib)) {}
 };
 
 // The cgroup parents of verify's sessions: snapcell-verify-<pid> in the v2

@@ -5,9 +5,7 @@
 # supervisor: default
 # leak: grew by [0-9]+ MiB, over the per-session cap of 128 MiB
 mutate(snapcell/linux/overlay_volumes.hpp [=[
-    if (::mount(layers_source_of(name).c_str(), layers.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0)
-      return errno_error("mount(tmpfs)", layers);
-    if (::mount(nullptr, layers.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    return scratch_volumes::mount_own_tmpfs(layers_source_of(name), layers, layers_bytes_);
 ]=] [=[
-    if (false) {
+    return {};
 ]=])

@@ -154,6 +154,51 @@ inline Status validate_origin_directory(const std::string& origin) {
   return {};
 }
 
+// What one build may write by default: the cap of an overlay's layers and
+// of what a full copy may grow by.
+inline constexpr std::uint64_t default_write_bytes = 1ull << 30;
+
+// A tmpfs of one volume's own at the existing directory `dir`, named
+// `source` in mountinfo (what later proves it is the volume's), private (no
+// mount or unmount propagates from or to it) and capped at `bytes` (0:
+// tmpfs's default, half of RAM).
+inline Status mount_own_tmpfs(const std::string& source, const std::string& dir, std::uint64_t bytes) {
+  const std::string options = bytes ? fmt::format("mode=0700,size={}", bytes) : std::string("mode=0700");
+  if (::mount(source.c_str(), dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0)
+    return errno_error("mount(tmpfs)", dir);
+  if (::mount(nullptr, dir.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+    Error error = errno_error("mount(MS_PRIVATE)", dir);
+    (void)::umount2(dir.c_str(), UMOUNT_NOFOLLOW);  // ours: mounted just above, private to nothing yet
+    return error;
+  }
+  return {};
+}
+
+// The volume's own tmpfs at `dir` in `mounts`: null when nothing is mounted
+// there; EBUSY when something else is (never ours to unmount, I2).
+inline Result<const linux_text::MountInfoEntry*> own_tmpfs(const std::string& source, const std::string& dir,
+                                                            const std::vector<linux_text::MountInfoEntry>& mounts) {
+  const linux_text::MountInfoEntry* own = nullptr;
+  for (const auto& entry : mounts) {
+    if (entry.mount_point != dir) continue;
+    if (entry.fs_type != "tmpfs" || entry.source != source)
+      return Error{"umount2", dir, EBUSY, fmt::format("a mount of '{}' is there, not this volume's", entry.source)};
+    own = &entry;
+  }
+  return own;
+}
+
+// Unmounts the tmpfs at `dir` only when `mounts` (read just before: each
+// read walks the whole mount table) shows it there with `source`; absent is
+// done, anything else mounted there is refused.
+inline Status unmount_own_tmpfs(const std::string& source, const std::string& dir,
+                                const std::vector<linux_text::MountInfoEntry>& mounts) {
+  auto own = own_tmpfs(source, dir, mounts);
+  if (!own) return own.error();
+  if (*own && ::umount2(dir.c_str(), UMOUNT_NOFOLLOW) != 0) return errno_error("umount2", dir);
+  return {};
+}
+
 }  // namespace scratch_volumes
 
 class OverlayVolumes {
@@ -161,7 +206,7 @@ class OverlayVolumes {
   static constexpr std::string_view kind = "overlay";  // recorded in the journal: reap must run the same
   static constexpr std::string_view source_prefix = "snapcell-overlay:";
   static constexpr std::string_view layers_source_prefix = "snapcell-layers:";
-  static constexpr std::uint64_t default_layers_bytes = 1ull << 30;
+  static constexpr std::uint64_t default_layers_bytes = scratch_volumes::default_write_bytes;
 
   // Throws Failure for a scratch path overlay options could not carry. The
   // directory itself is made (0700) by the first snapshot. `layers_bytes`:
@@ -198,7 +243,9 @@ class OverlayVolumes {
       if (!mounts) return mounts.error();
       for (const auto& entry : *mounts)
         if (entry.fs_type == "overlay" && entry.source == source_of(name)) return true;
-      if (Status unmounted = unmount_layers(name, *mounts); !unmounted) return unmounted.error();
+      if (Status unmounted = scratch_volumes::unmount_own_tmpfs(layers_source_of(name), layers_dir(name), *mounts);
+          !unmounted)
+        return unmounted.error();
       return false;
     });
   }
@@ -223,15 +270,7 @@ class OverlayVolumes {
   Status mount_layers(const std::string& name, const std::string& shown) {
     const std::string layers = layers_dir(name);
     if (::mkdir(layers.c_str(), 0700) != 0) return errno_error("mkdir", shown + "/layers");
-    const std::string options = fmt::format("mode=0700,size={}", layers_bytes_);
-    if (::mount(layers_source_of(name).c_str(), layers.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0)
-      return errno_error("mount(tmpfs)", layers);
-    if (::mount(nullptr, layers.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
-      Error error = errno_error("mount(MS_PRIVATE)", layers);
-      (void)unmount_layers(name);
-      return error;
-    }
-    return {};
+    return scratch_volumes::mount_own_tmpfs(layers_source_of(name), layers, layers_bytes_);
   }
 
   // Unmounts <volume>/layers only when mountinfo shows there the tmpfs with
@@ -240,22 +279,7 @@ class OverlayVolumes {
   Status unmount_layers(const std::string& name) {
     auto mounts = read_mountinfo();
     if (!mounts) return mounts.error();
-    return unmount_layers(name, *mounts);
-  }
-
-  // The same with a mountinfo the caller read just before (one read less
-  // per removal: each costs a walk of the whole mount table).
-  Status unmount_layers(const std::string& name, const std::vector<linux_text::MountInfoEntry>& mounts) {
-    const std::string layers = layers_dir(name);
-    bool ours = false;
-    for (const auto& entry : mounts) {
-      if (entry.mount_point != layers) continue;
-      if (entry.fs_type != "tmpfs" || entry.source != layers_source_of(name))
-        return Error{"umount2", layers, EBUSY, fmt::format("a mount of '{}' is there, not this volume's", entry.source)};
-      ours = true;
-    }
-    if (ours && ::umount2(layers.c_str(), UMOUNT_NOFOLLOW) != 0) return errno_error("umount2", layers);
-    return {};
+    return scratch_volumes::unmount_own_tmpfs(layers_source_of(name), layers_dir(name), *mounts);
   }
 
   static Status make_layers(int volume_fd, const std::string& shown, const std::string& origin) {

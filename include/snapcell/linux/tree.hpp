@@ -358,27 +358,34 @@ inline Status copy_children(int from_dir, int to_dir, const std::string& shown, 
 
 }  // namespace detail
 
-// Copies the directory `source` (the path may go through symlinks; nothing
-// below it is followed) to `name` in `destination_dir_fd`, which must not
-// exist. Keeps types, modes, owners, timestamps (atime and mtime) and device
-// numbers; hard links become separate files; extended attributes, ACLs and
-// file capabilities are not copied. A mount point inside the source is an
-// error (EBUSY), as in remove_tree_at. On failure the partial copy is left
-// for the caller to remove.
-inline Status copy_tree_at(const std::string& source, int destination_dir_fd, const std::string& name) {
-  if (Status valid = validate_entry_name("copy name", name); !valid) return valid;
+// Copies what is in the directory `source` (the path may go through
+// symlinks; nothing below it is followed), and its owner, mode and times,
+// onto the directory open as `destination_fd`, which should be empty (a
+// name already there is EEXIST). Keeps types, modes, owners, timestamps
+// (atime and mtime) and device numbers; hard links become separate files;
+// extended attributes, ACLs and file capabilities are not copied. A mount
+// point inside the source is an error (EBUSY), as in remove_tree_at. On
+// failure the partial copy is left for the caller to remove.
+inline Status copy_tree_onto(const std::string& source, int destination_fd, const std::string& shown) {
   auto from = open_fd(source, O_RDONLY | O_DIRECTORY);
   if (!from) return errno_error("open directory", source, from.code());
   auto from_sx = statx_fd(from->get(), source);
   if (!from_sx) return from_sx.status();
+  auto to_sx = statx_fd(destination_fd, shown);
+  if (!to_sx) return to_sx.status();
+  const detail::CopyContext context{{device_of(*from_sx), from_sx->stx_mnt_id}, device_of(*to_sx), to_sx->stx_ino};
+  if (Status copied = detail::copy_children(from->get(), destination_fd, source, context); !copied) return copied;
+  return detail::copy_attributes_fd(destination_fd, *from_sx, shown);
+}
+
+// The same onto a new directory `name` in `destination_dir_fd`, which must
+// not exist.
+inline Status copy_tree_at(const std::string& source, int destination_dir_fd, const std::string& name) {
+  if (Status valid = validate_entry_name("copy name", name); !valid) return valid;
   if (::mkdirat(destination_dir_fd, name.c_str(), 0700) != 0) return errno_error("mkdirat", name);
   auto to = open_at(destination_dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!to) return errno_error("openat", name, to.code());
-  auto to_sx = statx_fd(to->get(), name);
-  if (!to_sx) return to_sx.status();
-  const detail::CopyContext context{{device_of(*from_sx), from_sx->stx_mnt_id}, device_of(*to_sx), to_sx->stx_ino};
-  if (Status copied = detail::copy_children(from->get(), to->get(), source, context); !copied) return copied;
-  return detail::copy_attributes_fd(to->get(), *from_sx, name);
+  return copy_tree_onto(source, to->get(), name);
 }
 
 // The same, by paths: `destination` must not exist; its parent must.

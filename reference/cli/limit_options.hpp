@@ -1,0 +1,67 @@
+#pragma once
+// What one sandbox may use, as `run`, `build` and `verify` all take it:
+// --max-processes, --memory and --disk, checked before anything exists, and
+// where each backend puts the disk cap.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "snapcell/error.hpp"
+#include "snapcell/policies.hpp"
+
+namespace snapcell::cli {
+
+struct LimitOptions {
+  int max_processes = 256;
+  double memory_mib = 1024;
+  // What the command may write, MiB; 0: the backend's default (overlay and
+  // copy 1 GiB, btrfs none, lvm the COW space chosen from the origin).
+  std::uint64_t disk_mib = 0;
+};
+
+// The ranges a command accepts; verify's are narrower (its adversaries must
+// be able to go past them).
+struct LimitRanges {
+  int max_processes = 65536;
+  double memory_mib = 1 << 20;
+  std::uint64_t disk_mib = 1ull << 24;  // 16 TiB
+};
+
+inline Status validate(const LimitOptions& limits, const LimitRanges& ranges = {}) {
+  auto reject = [](std::string option, std::string why) { return Status{logic_error(std::move(option), "", std::move(why))}; };
+  if (limits.max_processes < 16 || limits.max_processes > ranges.max_processes)
+    return reject("--max-processes", fmt::format("must be between 16 and {}", ranges.max_processes));
+  if (!(limits.memory_mib >= 64 && limits.memory_mib <= ranges.memory_mib))
+    return reject("--memory", fmt::format("must be between 64 and {} MiB", ranges.memory_mib));
+  if (limits.disk_mib != 0 && (limits.disk_mib < 16 || limits.disk_mib > ranges.disk_mib))
+    return reject("--disk", fmt::format("must be between 16 and {} MiB", ranges.disk_mib));
+  return {};
+}
+
+inline constexpr std::uint64_t mib_bytes(double mib) { return static_cast<std::uint64_t>(mib * 1024 * 1024); }
+
+// What the supervisor's cgroup caps.
+inline Limits supervisor_limits(const LimitOptions& limits) {
+  return Limits{.max_processes = limits.max_processes, .max_memory_bytes = mib_bytes(limits.memory_mib)};
+}
+
+// The limits a session ran under, as the reports show them.
+struct SandboxLimits {
+  Limits limits;
+  bool capped = true;  // false for the supervisors without a cgroup (pidns, session): nothing holds the two caps
+  std::optional<std::uint64_t> disk_bytes;  // none: no cap in bytes (lvm: see disk_by)
+  std::string disk_by;                      // what holds the disk cap
+};
+
+inline std::string describe(const SandboxLimits& shown) {
+  const std::string caps = shown.capped ? "capped by the build's cgroup" : "NOT capped: this supervisor has no cgroup";
+  const std::string disk = shown.disk_bytes ? fmt::format("{} MiB disk", *shown.disk_bytes >> 20) : std::string("disk");
+  return fmt::format("{} processes and {} MiB memory, {}; {} by {}", shown.limits.max_processes,
+                     shown.limits.max_memory_bytes >> 20, caps, disk, shown.disk_by);
+}
+
+}  // namespace snapcell::cli
