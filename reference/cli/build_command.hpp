@@ -110,7 +110,6 @@ inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
   as_run.backend = options.backend;
   as_run.cow_size = options.cow_size;
   as_run.limits = options.limits;
-  apply_disk_cap(as_run);
   if (Status checked = check_base(as_run); !checked) return checked.error();
   base.lvm = as_run.lvm;
   return base;
@@ -123,7 +122,6 @@ inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase
   run.lvm = base.lvm;
   run.cow_size = options.cow_size;
   run.limits = options.limits;
-  apply_disk_cap(run);
   run.supervisor = options.supervisor;
   run.state_dir = options.state_dir;
   run.snapshot_dir = options.snapshot_dir;

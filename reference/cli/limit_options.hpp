@@ -42,6 +42,12 @@ inline Status validate(const LimitOptions& limits, const LimitRanges& ranges = {
   return {};
 }
 
+// --disk in bytes; none when it was not given (each backend's default).
+inline std::optional<std::uint64_t> disk_cap_bytes(const LimitOptions& limits) {
+  if (limits.disk_mib == 0) return std::nullopt;
+  return limits.disk_mib << 20;
+}
+
 inline constexpr std::uint64_t mib_bytes(double mib) { return static_cast<std::uint64_t>(mib * 1024 * 1024); }
 
 // What the supervisor's cgroup caps.

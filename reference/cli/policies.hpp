@@ -70,7 +70,7 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
   };
   if (options.backend == "btrfs") {
     linux_sys::BtrfsVolumes volumes(options.snapshot_dir.empty() ? parent_of(options.base) : options.snapshot_dir,
-                                    options.btrfs_snapshot_bytes);
+                                    disk_cap_bytes(options.limits));
     return with_supervisor(volumes);
   }
   if (options.backend == "lvm") {
@@ -80,10 +80,10 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
     return with_supervisor(volumes);
   }
   if (options.backend == "copy") {
-    linux_sys::CopyVolumes volumes(dirs.volumes, options.write_bytes);
+    linux_sys::CopyVolumes volumes(dirs.volumes, disk_write_bytes(options));
     return with_supervisor(volumes);
   }
-  linux_sys::OverlayVolumes volumes(dirs.volumes, options.write_bytes);
+  linux_sys::OverlayVolumes volumes(dirs.volumes, disk_write_bytes(options));
   return with_supervisor(volumes);
 }
 

@@ -80,7 +80,7 @@ inline Status check_base(RunOptions& options) {
     if (origin->mode == linux_sys::LvmSnapshotMode::thin && options.limits.disk_mib != 0)
       return logic_error("--disk", options.base,
                          "is a thin LV: its snapshots write into the thin pool, which is their cap (size the pool instead)");
-    options.lvm = session_lvm_config(*origin, options.cow_size, lvm);
+    options.lvm = session_lvm_config(*origin, snapshot_cow_size(options), lvm);
     return {};
   }
   auto base = linux_sys::open_fd(options.base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -101,7 +101,6 @@ inline std::string snapshot_origin(const RunOptions& options) {
 }
 
 inline int run_command(RunOptions options) {
-  apply_disk_cap(options);
   if (Status base = check_base(options); !base) return print_error(exit_bad_input, base.error().message());
   for (const auto& file : options.copy_in) {
     auto st = linux_sys::stat_path(file);

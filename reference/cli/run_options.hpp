@@ -15,6 +15,7 @@
 #include "cli/lvm_base.hpp"
 #include "snapcell/error.hpp"
 #include "snapcell/linux/lvm_volumes.hpp"
+#include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/names.hpp"
 
 namespace snapcell::cli {
@@ -36,13 +37,8 @@ struct RunOptions {
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
-  LimitOptions limits;                      // --max-processes, --memory, --disk
-  // Where the disk cap goes (apply_disk_cap): overlay's layers and copy's
-  // growth, a btrfs snapshot's qgroup (needs quotas; none by default), an
-  // lvm classic snapshot's COW space (lvcreate -L; default: from the origin).
-  std::uint64_t write_bytes = 1ull << 30;
-  std::optional<std::uint64_t> btrfs_snapshot_bytes;
-  std::string cow_size;
+  LimitOptions limits;                      // --max-processes, --memory, --disk (where it goes: disk_write_bytes...)
+  std::string cow_size;                     // --cow-size, lvm classic (lvcreate -L); default: from the origin
   std::optional<linux_sys::LvmConfig> lvm;  // lvm: what check_base learnt of the origin (VG, mode, filesystem)
   std::vector<std::string> command;
 };
@@ -67,14 +63,17 @@ inline Status validate_sandbox_choices(std::string_view backend, std::string_vie
   return {};
 }
 
-// --disk MIB as each backend takes it; a thin LV's snapshot writes into its
-// pool, which is its cap, so --disk is refused there once the origin is known.
-inline void apply_disk_cap(RunOptions& options) {
-  if (options.limits.disk_mib == 0) return;
-  const std::uint64_t bytes = options.limits.disk_mib << 20;
-  options.write_bytes = bytes;
-  options.btrfs_snapshot_bytes = bytes;
-  options.cow_size = fmt::format("{}m", options.limits.disk_mib);
+// --disk MIB as each backend takes it. Overlay's layers and copy's growth:
+// 1 GiB unless given. btrfs: a qgroup limit on the snapshot (needs quotas),
+// none unless given. lvm classic: the COW space, --disk or --cow-size (never
+// both), else the origin's default (empty). A thin LV's snapshot writes into
+// its pool, which is its cap, so --disk is refused there (check_base).
+inline std::uint64_t disk_write_bytes(const RunOptions& options) {
+  return disk_cap_bytes(options.limits).value_or(linux_sys::scratch_volumes::default_write_bytes);
+}
+
+inline std::string snapshot_cow_size(const RunOptions& options) {
+  return options.limits.disk_mib ? fmt::format("{}m", options.limits.disk_mib) : options.cow_size;
 }
 
 // The limits the command ran under, and what holds each.
@@ -83,11 +82,11 @@ inline SandboxLimits sandbox_limits(const RunOptions& options) {
   shown.limits = supervisor_limits(options.limits);
   shown.capped = options.supervisor != "pidns" && options.supervisor != "session";
   if (options.backend == "overlay" || options.backend == "copy") {
-    shown.disk_bytes = options.write_bytes;
+    shown.disk_bytes = disk_write_bytes(options);
     shown.disk_by = options.backend == "overlay" ? "the layers' tmpfs" : "the copy's tmpfs, beyond the copy";
   } else if (options.backend == "btrfs") {
-    shown.disk_bytes = options.btrfs_snapshot_bytes;
-    shown.disk_by = options.btrfs_snapshot_bytes ? "the snapshot's qgroup" : "none (the filesystem's free space)";
+    shown.disk_bytes = disk_cap_bytes(options.limits);
+    shown.disk_by = shown.disk_bytes ? "the snapshot's qgroup" : "none (the filesystem's free space)";
   } else if (options.lvm && options.lvm->mode == linux_sys::LvmSnapshotMode::classic) {
     shown.disk_by = "the snapshot's COW space, " + options.lvm->classic_size;
   } else {

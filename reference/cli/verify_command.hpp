@@ -160,10 +160,10 @@ class Verifier {
  public:
   // `base` is the tree the checks read; for lvm, `lvm_origin` is what the
   // sessions snapshot (and `base` its read-only view).
-  Verifier(const VerifyOptions& options, std::string base, std::string snapshot_dir, const VerifyScratch& scratch,
-           const VerifyCgroups& cgroups, const VerifyLvmOrigin* lvm_origin = nullptr)
+  Verifier(const VerifyOptions& options, const VerifyLimits& limits, std::string base, std::string snapshot_dir,
+           const VerifyScratch& scratch, const VerifyCgroups& cgroups, const VerifyLvmOrigin* lvm_origin = nullptr)
       : options_(options), base_(std::move(base)), scratch_(scratch), cgroups_(cgroups), lvm_origin_(lvm_origin),
-        limits_(options.limits), dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
+        limits_(limits), dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
     run_.base = lvm_origin ? lvm_origin->qualified() : base_;
     run_.backend = options.backend;
     run_.supervisor = options.supervisor;
@@ -175,8 +175,7 @@ class Verifier {
     // error row), and its quotas stay as they are. lvm: a classic
     // snapshot's COW space is the cap (a thin one's is its pool).
     run_.limits = options.limits;
-    apply_disk_cap(run_);
-    if (lvm_origin) run_.lvm = lvm_origin->session_config(run_.cow_size);
+    if (lvm_origin) run_.lvm = lvm_origin->session_config(snapshot_cow_size(run_));
     prepare(dirs_).or_throw();
     base_checksum_ = host::tree_checksum(base_);
     // The copy backend's snapshot is the base's size before the build writes
@@ -542,7 +541,7 @@ inline int verify_command(const VerifyOptions& options) {
     snapshot_dir = parent_of(base);
   }
 
-  Verifier verifier(options, base, snapshot_dir, scratch, cgroups, lvm_origin.get());
+  Verifier verifier(options, limits, base, snapshot_dir, scratch, cgroups, lvm_origin.get());
   const std::string shown_base = !options.base.empty() ? options.base
                                  : lvm_origin        ? fmt::format("a busybox base in the origin LV {}", lvm_origin->qualified())
                                                      : "a busybox base built in " + scratch.path();
