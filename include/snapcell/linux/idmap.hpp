@@ -80,6 +80,41 @@ struct HelperFailure {
   std::int32_t error = 0;
 };
 
+// One HelperFailure record and room for one passed descriptor: what the
+// overlay helper sends and its caller receives. On the stack, allocating
+// nothing (the sending side runs in a fork).
+struct FdMessage {
+  HelperFailure record{};
+  iovec payload{&record, sizeof record};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr header{};
+
+  FdMessage() noexcept {
+    header.msg_iov = &payload;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+
+  void attach(int fd) noexcept {
+    cmsghdr* rights = CMSG_FIRSTHDR(&header);
+    rights->cmsg_level = SOL_SOCKET;
+    rights->cmsg_type = SCM_RIGHTS;
+    rights->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(rights), &fd, sizeof fd);
+  }
+  // The passed descriptor, or -1 when none came.
+  int attached() const noexcept {
+    const cmsghdr* rights = CMSG_FIRSTHDR(&header);
+    if (rights == nullptr || rights->cmsg_level != SOL_SOCKET || rights->cmsg_type != SCM_RIGHTS) return -1;
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(rights), sizeof fd);
+    return fd;
+  }
+};
+
 inline void exit_reporting(int fd, std::int32_t step) noexcept {
   const HelperFailure failure{step, errno};
   (void)!::write(fd, &failure, sizeof failure);
@@ -237,40 +272,17 @@ inline Status mount_overlay_as_namespace_root(int userns_fd, const OverlayLayers
     if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) fail(14);
     const int mount = ::fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
     if (mount < 0) fail(15);
-    const idmap_detail::HelperFailure none{};
-    iovec payload{const_cast<idmap_detail::HelperFailure*>(&none), sizeof none};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &payload;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &mount, sizeof mount);
-    if (::sendmsg(out, &message, MSG_NOSIGNAL) < 0) fail(16);
+    idmap_detail::FdMessage done;  // step 0: the mount is attached
+    done.attach(mount);
+    if (::sendmsg(out, &done.header, MSG_NOSIGNAL) < 0) fail(16);
     ::_exit(0);
   }
   theirs.reset();
-  idmap_detail::HelperFailure report{};
-  iovec payload{&report, sizeof report};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &payload;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  const ssize_t got = retry_eintr([&] { return ::recvmsg(ours.get(), &message, MSG_CMSG_CLOEXEC); });
+  idmap_detail::FdMessage received;
+  const ssize_t got = retry_eintr([&] { return ::recvmsg(ours.get(), &received.header, MSG_CMSG_CLOEXEC); });
   idmap_detail::reap(pid);
-  UniqueFd mount;
-  if (cmsghdr* header = CMSG_FIRSTHDR(&message);
-      header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-    mount.reset(fd);
-  }
+  UniqueFd mount(received.attached());
+  const idmap_detail::HelperFailure& report = received.record;
   if (got != static_cast<ssize_t>(sizeof report))
     return Error{"mount overlay", target, EIO, "the helper exited without a report"};
   if (report.step != 0) {
