@@ -83,7 +83,10 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   target_include_directories(${cli} BEFORE PRIVATE ${out} ${PROJECT_SOURCE_DIR}/reference)
   target_link_libraries(${cli} PRIVATE fmt::fmt CLI11::CLI11 nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS})
   target_compile_features(${cli} PRIVATE cxx_std_20)
-  target_compile_definitions(${cli} PRIVATE SNAPCELL_VERSION="${PROJECT_VERSION}")
+  # The one backend and supervisor its test runs (cli/policies.hpp): the
+  # other Session types would only lengthen the build.
+  target_compile_definitions(${cli} PRIVATE SNAPCELL_VERSION="${PROJECT_VERSION}"
+                             SNAPCELL_CLI_ONLY_BACKEND="${backend}" SNAPCELL_CLI_ONLY_SUPERVISOR="${supervisor}")
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:${cli}> -DTECHNIQUE=${technique} -DSUPERVISOR=${supervisor}

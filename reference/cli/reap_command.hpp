@@ -77,6 +77,7 @@ inline int reap_command(const ReapOptions& reap_options) {
   // One pass per backend location: lvm once per VG given, btrfs only with its snapshot dir.
   std::vector<std::pair<std::string_view, std::string>> passes;
   for (std::string_view backend : backends) {
+    if (!compiled_in(only_backend, backend)) continue;
     if (backend == "btrfs" && reap_options.snapshot_dir.empty()) continue;
     if (backend == "lvm") {
       for (const auto& vg : volume_groups_to_reap(dirs.journal, reap_options.volume_groups)) passes.emplace_back(backend, vg);
@@ -86,6 +87,7 @@ inline int reap_command(const ReapOptions& reap_options) {
   }
   for (const auto& [backend, volume_group] : passes) {
     for (std::string_view supervisor : supervisors) {
+      if (!compiled_in(only_supervisor, supervisor)) continue;
       RunOptions options;
       options.backend = std::string(backend);
       options.supervisor = std::string(supervisor);
