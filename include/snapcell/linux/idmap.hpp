@@ -74,9 +74,55 @@ inline Status validate_id_range(IdRange range) {
 
 namespace idmap_detail {
 
-// What a helper reports when one of its steps fails.
+// The steps a helper reports on (as the sandbox's child does, ChildStep in
+// sandbox.hpp): `done`, or the one that failed, with its errno.
+enum class HelperStep : std::int32_t {
+  done = 0,
+  death_signal,
+  unshare_user,
+  enter_dir,
+  join_namespace,
+  drop_groups,
+  set_gid,
+  set_uid,
+  unshare_mount,
+  open_overlay,
+  set_source,
+  set_lower,
+  set_upper,
+  set_work,
+  set_userxattr,
+  create_overlay,
+  make_mount,
+  send_mount,
+};
+
+inline const char* operation_of(HelperStep step) {
+  switch (step) {
+    case HelperStep::done: return "";
+    case HelperStep::death_signal: return "prctl(PR_SET_PDEATHSIG)";
+    case HelperStep::unshare_user: return "unshare(CLONE_NEWUSER)";
+    case HelperStep::enter_dir: return "fchdir";
+    case HelperStep::join_namespace: return "setns(CLONE_NEWUSER)";
+    case HelperStep::drop_groups: return "setgroups";
+    case HelperStep::set_gid: return "setresgid";
+    case HelperStep::set_uid: return "setresuid";
+    case HelperStep::unshare_mount: return "unshare(CLONE_NEWNS)";
+    case HelperStep::open_overlay: return "fsopen(overlay)";
+    case HelperStep::set_source: return "fsconfig(source)";
+    case HelperStep::set_lower: return "fsconfig(lowerdir)";
+    case HelperStep::set_upper: return "fsconfig(upperdir)";
+    case HelperStep::set_work: return "fsconfig(workdir)";
+    case HelperStep::set_userxattr: return "fsconfig(userxattr)";
+    case HelperStep::create_overlay: return "fsconfig(FSCONFIG_CMD_CREATE)";
+    case HelperStep::make_mount: return "fsmount";
+    case HelperStep::send_mount: return "sendmsg";
+  }
+  return "helper";
+}
+
 struct HelperFailure {
-  std::int32_t step = 0;
+  HelperStep step = HelperStep::done;
   std::int32_t error = 0;
 };
 
@@ -115,7 +161,7 @@ struct FdMessage {
   }
 };
 
-inline void exit_reporting(int fd, std::int32_t step) noexcept {
+inline void exit_reporting(int fd, HelperStep step) noexcept {
   const HelperFailure failure{step, errno};
   (void)!::write(fd, &failure, sizeof failure);
   ::_exit(1);
@@ -159,11 +205,11 @@ inline Result<UniqueFd> make_id_namespace(IdRange range) {
     // write end held here would keep its own read below from ever ending.
     ::close(ready[0]);
     ::close(release[1]);
-    // One report: step 0 once the namespace exists, else the step that
-    // failed (1 the death signal, 2 unshare) with its errno.
+    // One report: `done` once the namespace exists, else the failed step.
+    using idmap_detail::HelperStep;
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != controller)
-      idmap_detail::exit_reporting(ready[1], 1);
-    if (::unshare(CLONE_NEWUSER) != 0) idmap_detail::exit_reporting(ready[1], 2);
+      idmap_detail::exit_reporting(ready[1], HelperStep::death_signal);
+    if (::unshare(CLONE_NEWUSER) != 0) idmap_detail::exit_reporting(ready[1], HelperStep::unshare_user);
     const idmap_detail::HelperFailure none{};
     (void)!::write(ready[1], &none, sizeof none);
     char byte = 0;
@@ -184,9 +230,8 @@ inline Result<UniqueFd> make_id_namespace(IdRange range) {
   const ssize_t got = retry_eintr([&] { return ::read(ready_read.get(), &report, sizeof report); });
   if (got != static_cast<ssize_t>(sizeof report))
     return finish(Error{"make user namespace", std::to_string(pid), EIO, "the helper exited without a report"});
-  if (report.step != 0)
-    return finish(errno_error(report.step == 1 ? "prctl(PR_SET_PDEATHSIG)" : "unshare(CLONE_NEWUSER)",
-                              "user namespace helper", report.error));
+  if (report.step != idmap_detail::HelperStep::done)
+    return finish(errno_error(idmap_detail::operation_of(report.step), "user namespace helper", report.error));
   if (Status mapped = idmap_detail::write_id_maps(pid, range); !mapped) return finish(mapped.error());
   return finish(open_fd(fmt::format("/proc/{}/ns/user", pid), O_RDONLY));
 }
@@ -221,12 +266,12 @@ struct OverlayLayers {
 // the top of this file), nosuid and nodev.
 //
 // The helper starts in `dir` (which others may search) and names the layers
-// relative to it. Root of
-// the namespace may not search the directories above (a state dir of mode
-// 0700 belongs to the host's root, whom it does not map), and the layers
-// must be looked up in the helper's own mount namespace (overlay refuses to
-// clone an upper layer of another one): unshare(CLONE_NEWNS) carries the
-// working directory over into the copy, a file descriptor would not.
+// relative to it. Root of the namespace may not search the directories
+// above (a state dir of mode 0700 belongs to the host's root, whom it does
+// not map), and the layers must be looked up in the helper's own mount
+// namespace (overlay refuses to clone an upper layer of another one):
+// unshare(CLONE_NEWNS) carries the working directory over into the copy, a
+// file descriptor would not.
 inline Status mount_overlay_as_namespace_root(int userns_fd, const OverlayLayers& layers, const std::string& target) {
   for (const std::string* name : {&layers.lower, &layers.upper, &layers.work})
     if (name->empty() || name->front() == '/' || name->find_first_of(":,\\\n") != std::string::npos ||
@@ -240,41 +285,38 @@ inline Status mount_overlay_as_namespace_root(int userns_fd, const OverlayLayers
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     return errno_error("socketpair", "overlay helper");
   UniqueFd ours(pair[0]), theirs(pair[1]);
-  static constexpr const char* steps[] = {
-      "",          "prctl(PR_SET_PDEATHSIG)", "fchdir",    "setns(CLONE_NEWUSER)", "setgroups", "setresgid",
-      "setresuid", "unshare(CLONE_NEWNS)", "fsopen(overlay)", "fsconfig(source)", "fsconfig(lowerdir)", "fsconfig(upperdir)",
-      "fsconfig(workdir)", "fsconfig(userxattr)", "fsconfig(FSCONFIG_CMD_CREATE)", "fsmount", "sendmsg"};
+  using idmap_detail::HelperStep;
   const pid_t controller = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return errno_error("fork", "overlay helper");
   if (pid == 0) {
     const int out = pair[1];
-    auto fail = [&](std::int32_t step) { idmap_detail::exit_reporting(out, step); };
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != controller) fail(1);
-    if (::fchdir(dir->get()) != 0) fail(2);
+    auto fail = [&](HelperStep step) { idmap_detail::exit_reporting(out, step); };
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != controller) fail(HelperStep::death_signal);
+    if (::fchdir(dir->get()) != 0) fail(HelperStep::enter_dir);
     // setns into a user namespace needs a single-threaded caller: a fork is.
-    if (::setns(userns_fd, CLONE_NEWUSER) != 0) fail(3);
+    if (::setns(userns_fd, CLONE_NEWUSER) != 0) fail(HelperStep::join_namespace);
     // Raw calls: glibc's wrappers would signal the caller's threads, which
     // this fork does not have.
-    if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(4);
-    if (::syscall(SYS_setresgid, 0, 0, 0) != 0) fail(5);
-    if (::syscall(SYS_setresuid, 0, 0, 0) != 0) fail(6);
-    if (::unshare(CLONE_NEWNS) != 0) fail(7);
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(HelperStep::drop_groups);
+    if (::syscall(SYS_setresgid, 0, 0, 0) != 0) fail(HelperStep::set_gid);
+    if (::syscall(SYS_setresuid, 0, 0, 0) != 0) fail(HelperStep::set_uid);
+    if (::unshare(CLONE_NEWNS) != 0) fail(HelperStep::unshare_mount);
     const int fs = ::fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fs < 0) fail(8);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "source", layers.source.c_str(), 0) != 0) fail(9);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", layers.lower.c_str(), 0) != 0) fail(10);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", layers.upper.c_str(), 0) != 0) fail(11);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "workdir", layers.work.c_str(), 0) != 0) fail(12);
+    if (fs < 0) fail(HelperStep::open_overlay);
+    if (::fsconfig(fs, FSCONFIG_SET_STRING, "source", layers.source.c_str(), 0) != 0) fail(HelperStep::set_source);
+    if (::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", layers.lower.c_str(), 0) != 0) fail(HelperStep::set_lower);
+    if (::fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", layers.upper.c_str(), 0) != 0) fail(HelperStep::set_upper);
+    if (::fsconfig(fs, FSCONFIG_SET_STRING, "workdir", layers.work.c_str(), 0) != 0) fail(HelperStep::set_work);
     // Overlay's own marks (opaque directories, redirects) in user.* xattrs:
     // root of a user namespace may not write trusted.* ones.
-    if (::fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) != 0) fail(13);
-    if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) fail(14);
+    if (::fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) != 0) fail(HelperStep::set_userxattr);
+    if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) fail(HelperStep::create_overlay);
     const int mount = ::fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-    if (mount < 0) fail(15);
-    idmap_detail::FdMessage done;  // step 0: the mount is attached
+    if (mount < 0) fail(HelperStep::make_mount);
+    idmap_detail::FdMessage done;  // HelperStep::done, with the mount attached
     done.attach(mount);
-    if (::sendmsg(out, &done.header, MSG_NOSIGNAL) < 0) fail(16);
+    if (::sendmsg(out, &done.header, MSG_NOSIGNAL) < 0) fail(HelperStep::send_mount);
     ::_exit(0);
   }
   theirs.reset();
@@ -285,15 +327,19 @@ inline Status mount_overlay_as_namespace_root(int userns_fd, const OverlayLayers
   const idmap_detail::HelperFailure& report = received.record;
   if (got != static_cast<ssize_t>(sizeof report))
     return Error{"mount overlay", target, EIO, "the helper exited without a report"};
-  if (report.step != 0) {
-    const bool known = report.step > 0 && report.step < static_cast<std::int32_t>(std::size(steps));
-    // The three layer steps fail on their path (ENOENT, a lower layer that
-    // is not a directory): name it.
-    const std::string* const step_targets[] = {&layers.lower, &layers.upper, &layers.work};
-    const std::string shown = report.step == 2                         ? layers.dir
-                              : report.step >= 10 && report.step <= 12 ? join_path(layers.dir, *step_targets[report.step - 10])
-                                                                       : layers.source;
-    return errno_error(known ? steps[report.step] : "overlay helper", shown, report.error);
+  if (report.step != HelperStep::done) {
+    // The directory and the three layer steps fail on their path (ENOENT, a
+    // lower layer that is not a directory): name it.
+    auto target_of = [&](HelperStep step) -> std::string {
+      switch (step) {
+        case HelperStep::enter_dir: return layers.dir;
+        case HelperStep::set_lower: return join_path(layers.dir, layers.lower);
+        case HelperStep::set_upper: return join_path(layers.dir, layers.upper);
+        case HelperStep::set_work: return join_path(layers.dir, layers.work);
+        default: return layers.source;
+      }
+    };
+    return errno_error(idmap_detail::operation_of(report.step), target_of(report.step), report.error);
   }
   if (!mount) return Error{"mount overlay", target, EIO, "the helper reported success without a mount"};
   if (::move_mount(mount.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
