@@ -68,7 +68,9 @@ inline constexpr std::string_view only_supervisor;
 constexpr bool compiled_in(std::string_view only, std::string_view name) { return only.empty() || only == name; }
 
 [[noreturn]] inline void not_compiled_in(std::string_view option, const std::string& name, std::string_view only) {
-  throw Failure(logic_error(std::string(option), name, fmt::format("this build of snapcell has '{}' alone", only)));
+  throw Failure(logic_error(std::string(option), name,
+                            only.empty() ? std::string("is not one snapcell knows")
+                                         : fmt::format("this build of snapcell has '{}' alone", only)));
 }
 
 // Calls body(volumes, mounter, supervisor, journal) with the chosen policies.
