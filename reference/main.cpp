@@ -45,7 +45,7 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--cow-size", options.cow_size,
                   "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
   run->add_option("--supervisor", options.supervisor,
-                  "default (cgroup + PID namespace) or pidns (cgroup and session: verify only, the command is root)")
+                  "default (cgroup + PID namespace) or pidns (cgroup and session: with --userns own only)")
       ->capture_default_str();
   run->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
       ->capture_default_str();
@@ -57,6 +57,10 @@ void add_run(CLI::App& app, RunOptions& options) {
       ->capture_default_str();
   run->add_option("--log", options.log, "Where the command's output goes (default: under the state dir)");
   run->add_option("--network", options.network, "none (only loopback, in a namespace of its own) or host")
+      ->capture_default_str();
+  run->add_option("--userns", options.userns,
+                  "own (root of a user namespace of its own, the snapshot idmapped to it; copy, btrfs, lvm) "
+                  "or host (root of the host's)")
       ->capture_default_str();
   add_limits(run, options.limits, "default: overlay and copy 1024, btrfs none, lvm from the origin");
   run->add_option("--copy-in", options.copy_in, "A file (absolute path) copied into /in before the command runs");

@@ -53,11 +53,12 @@ foreach(spec IN LISTS SNAPCELL_CLI_MUTANTS)
                        ENVIRONMENT "TRIALS=10" SKIP_REGULAR_EXPRESSION "SKIPPED:")
 endforeach()
 
-# The lease rule (no build uid while a process runs as it), against the real /proc.
+# The lease rule (no build uid, no user namespace range, while a process runs
+# as one of its ids), against the real /proc.
 add_executable(snapcell-uid-lease-test ${SNAPCELL_SIGNALS_DIR}/uid_lease_test.cpp)
 target_include_directories(snapcell-uid-lease-test PRIVATE ${PROJECT_SOURCE_DIR}/reference)
 target_compile_options(snapcell-uid-lease-test PRIVATE ${SNAPCELL_WARNINGS})
 target_link_libraries(snapcell-uid-lease-test PRIVATE snapcell::core snapcell_catch_main)
-add_test(NAME host/uid-lease-skips-a-uid-a-process-still-runs-as COMMAND snapcell-uid-lease-test)
-set_tests_properties(host/uid-lease-skips-a-uid-a-process-still-runs-as PROPERTIES LABELS "host;cli" RUN_SERIAL TRUE
+add_test(NAME host/id-lease-skips-ids-a-process-still-runs-as COMMAND snapcell-uid-lease-test)
+set_tests_properties(host/id-lease-skips-ids-a-process-still-runs-as PROPERTIES LABELS "host;cli" RUN_SERIAL TRUE
                      SKIP_REGULAR_EXPRESSION "SKIPPED:" FAIL_REGULAR_EXPRESSION "${SNAPCELL_NOTHING_RAN}")

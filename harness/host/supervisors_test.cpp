@@ -1032,6 +1032,107 @@ TEMPLATE_TEST_CASE("Linux supervisor sandbox hardening: namespaces, capabilities
   CHECK(world.sentinels_alive());
 }
 
+// Root of a user namespace of its own (issue 13, item 1): uid 0 inside is
+// a host id of the leased range, and the root, seen through an idmapped
+// mount, belongs to it, so that chown and writes where only root may work as
+// for root; on disk nothing changes owner but what root inside chowned, and
+// what it creates is the host's root's. Judged from outside: the owners on
+// disk, and the build's ids in the host's /proc while it runs.
+TEMPLATE_TEST_CASE("Linux supervisor sandbox in its own user namespace: root inside owns the root, no host id",
+                   "[host]", lx::SessionSupervisor, lx::CgroupSupervisor, lx::PidNamespaceSupervisor,
+                   lx::DefaultSupervisor) {
+  HOST_WORLD(world);
+  const bool pidns = TestType::kind == "pidns" || TestType::kind == "default";
+  constexpr std::uint32_t first = 3'900'000'000u;
+  snapcell::Isolation isolation;
+  isolation.user_namespace = {first, 65'536};
+  // The path to the root is the host root's alone, as a state dir's is:
+  // root of the namespace never has to look it up.
+  REQUIRE(::chmod(world.scratch.c_str(), 0700) == 0);
+  struct stat before {};
+  REQUIRE(::stat((world.root + "/etc").c_str(), &before) == 0);
+  REQUIRE(before.st_uid == 0);
+  int code = -1;
+  const std::string script = "id -u; id -g; touch /etc/made && chown 5:7 /usr && echo chowned";
+  const std::string inside = run_to_completion<TestType>(world, {"busybox", "sh", "-c", script}, &code, isolation);
+  INFO("inside: " << inside);
+  CHECK(code == 0);
+  CHECK(inside == "0\n0\nchowned\n");
+  struct stat made {}, usr {};
+  REQUIRE(::stat((world.root + "/etc/made").c_str(), &made) == 0);
+  CHECK(made.st_uid == 0);  // the namespace's root writes as the disk's root, through the mount's shift
+  CHECK(made.st_gid == 0);
+  REQUIRE(::stat((world.root + "/usr").c_str(), &usr) == 0);
+  CHECK(usr.st_uid == 5);
+  CHECK(usr.st_gid == 7);
+
+  if (pidns) {
+    const std::string map = run_to_completion<TestType>(world, {"busybox", "cat", "/proc/self/uid_map", "/proc/self/gid_map"}, &code, isolation);
+    const std::string expected_line = fmt::format("0 {} 65536", first);
+    INFO("maps: " << map);
+    std::istringstream lines(map);
+    int mapped = 0;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string a, b, c;
+      fields >> a >> b >> c;
+      CHECK(a + " " + b + " " + c == expected_line);
+      ++mapped;
+    }
+    CHECK(mapped == 2);
+    // Root of a user namespace is not the host's root: RLIMIT_NPROC binds it.
+    const std::string bound = run_to_completion<TestType>(world, {"busybox", "sh", "-c", "ulimit -u"}, &code, isolation);
+    CHECK(bound == "64\n");
+  }
+
+  // Seen from the host, once spawned (the ids are set before `ready`): the
+  // cloned child, command or namespace init, holds the range's first only.
+  {
+    TestType supervisor(world.config());
+    auto unit = supervisor.unit_for(world.session_name());
+    auto spec = spec_for<TestType>(world, {"busybox", "true"}, unit.session);
+    spec.isolation = isolation;
+    REQUIRE_OK(supervisor.spawn(unit, spec));
+    const std::string status = read_text(fmt::format("/proc/{}/status", unit.pid));
+    const auto at = status.find("\nUid:");
+    REQUIRE(at != std::string::npos);
+    const std::string id = std::to_string(first);
+    CHECK(status.substr(at + 1, status.find('\n', at + 1) - at - 1) == fmt::format("Uid:\t{}\t{}\t{}\t{}", id, id, id, id));
+    CHECK_OK(supervisor.kill_all(unit, Millis(100)));
+    CHECK_OK(supervisor.release(unit));
+  }
+
+  // A build uid inside the namespace is one of its ids, and no more root.
+  snapcell::Isolation user = isolation;
+  user.uid = 1000;
+  user.gid = 1000;
+  const std::string denied = run_to_completion<TestType>(world, {"busybox", "sh", "-c", "id -u; touch /etc/other"}, &code, user);
+  CHECK(code != 0);
+  CHECK(denied.rfind("1000\n", 0) == 0);
+  CHECK_FALSE(exists(world.root + "/etc/other"));
+
+  // Ranges that would hand out the host's root or ids past the end, and ids
+  // the namespace does not have, are refused before anything is cloned.
+  for (auto [range, uid] : {std::pair{snapcell::IdRange{0, 65'536}, std::int64_t{-1}},
+                            std::pair{snapcell::IdRange{0xffff0000u, 0x10000u}, std::int64_t{-1}},
+                            std::pair{snapcell::IdRange{first, 65'536}, std::int64_t{65'536}}}) {
+    TestType supervisor(world.config());
+    auto unit = supervisor.unit_for(world.session_name());
+    auto spec = spec_for<TestType>(world, {"busybox", "true"}, unit.session);
+    spec.isolation.user_namespace = range;
+    spec.isolation.uid = uid;
+    spec.isolation.gid = uid;
+    auto spawned = supervisor.spawn(unit, spec);
+    INFO(range.first << "+" << range.count << " uid " << uid);
+    CHECK_FALSE(spawned);
+    CHECK(unit.pid == 0);
+    CHECK_OK(supervisor.release(unit));
+  }
+  CHECK(world.in_root().empty());
+  CHECK(world.descendants().empty());
+  CHECK(world.sentinels_alive());
+}
+
 TEMPLATE_TEST_CASE("Linux supervisor spawn fails cleanly: bad root, host root, missing mount point", "[host]",
                    lx::SessionSupervisor, lx::CgroupSupervisor, lx::PidNamespaceSupervisor,
                    lx::DefaultSupervisor) {

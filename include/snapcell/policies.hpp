@@ -71,14 +71,28 @@ struct Limits {
   std::uint64_t max_memory_bytes = 1ull << 30;
 };
 
+// Host ids `first` .. `first + count - 1`, shown inside a user namespace as
+// 0 .. count - 1.
+struct IdRange {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+
 // Who the build runs as and what it can reach beyond its root. The defaults
 // keep the controller's identity and network; a build of untrusted code wants
-// all three set (the CLI's `build` always does): a uid of its own makes
+// them set (the CLI's `build` always does): a uid of its own makes
 // RLIMIT_NPROC a per-build bound and takes root's powers over the snapshot
 // away, and a network namespace with only loopback cuts it off the network.
+//
+// `user_namespace` (count > 0): the build is root of a user namespace of its
+// own whose ids are that host range, and sees its root through an idmapped
+// mount, so that it owns what the host's root owns on disk while holding no
+// power outside the namespace. uid and gid are then ids inside it (-1: its
+// root). count 0: the host's user namespace, uid and gid the host's.
 struct Isolation {
-  std::int64_t uid = -1;  // -1: keep the controller's
+  std::int64_t uid = -1;  // -1: keep the controller's (or, in a user namespace, be its root)
   std::int64_t gid = -1;
+  IdRange user_namespace{};
   bool private_network = false;
   std::string working_dir = "/";  // inside the root, entered before execve
   std::uint64_t tmp_bytes = 0;    // the cap of the build's /tmp (a tmpfs); 0: 1 GiB

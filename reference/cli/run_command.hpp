@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -14,6 +15,7 @@
 
 #include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/id_lease.hpp"
 #include "cli/interruptible.hpp"
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
@@ -45,15 +47,30 @@ inline std::string summary_line(const Report& report) {
                      report.clean() ? "nothing left" : "LEFT RESOURCES", phases, total);
 }
 
-inline int report_and_exit(const Report& report, const RunOptions& options) {
+// Who the command ran as, for the reports: null for the host's root.
+inline nlohmann::ordered_json user_namespace_json(const IdRange& range) {
+  if (range.count == 0) return nullptr;
+  return {{"first_host_id", range.first}, {"count", range.count}};
+}
+
+inline std::string describe_identity(const IdRange& range) {
+  if (range.count == 0) return "root of the host's user namespace (--userns host)";
+  return fmt::format("root of its own user namespace, host ids {}-{}", range.first,
+                     std::uint64_t{range.first} + range.count - 1);
+}
+
+inline int report_and_exit(const Report& report, const RunOptions& options, const IdRange& user_namespace) {
   if (options.summary) {
     std::puts(summary_line(report).c_str());
     for (const auto& error : report.errors) fmt::print("  error: {}\n", error.message());
     for (const auto& left : report.remains) fmt::print("  remains {} {}: {}\n", to_string(left.kind), left.target, left.why);
   } else if (options.json) {
-    std::puts(report_to_json(report, options.backend, options.supervisor, sandbox_limits(options)).dump(2).c_str());
+    auto json = report_to_json(report, options.backend, options.supervisor, sandbox_limits(options));
+    json["user_namespace"] = user_namespace_json(user_namespace);
+    std::puts(json.dump(2).c_str());
   } else {
     std::fputs(format_report(report).c_str(), stdout);
+    fmt::print("  identity: {}\n", describe_identity(user_namespace));
     fmt::print("  limits: {}\n", describe(sandbox_limits(options)));
     std::string phases;
     for (const auto& [phase, ms] : report.phase_ms) phases += fmt::format(" {} {:.2f}", phase, ms);
@@ -109,6 +126,15 @@ inline int run_command(RunOptions options) {
   }
   StateDirs dirs(options.state_dir);
   if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
+  // Held until the process exits: the session, its teardown and its proofs
+  // all end before the lock goes.
+  std::optional<IdLease> lease;
+  if (options.userns == "own") {
+    auto leased = lease_ids(user_namespace_lease_dir(), user_namespace_pool, random_nonce());
+    if (!leased) return print_error(exit_sandbox_failed, leased.error().message());
+    lease = std::move(*leased);
+  }
+  const IdRange user_namespace = lease ? lease->range : IdRange{};
   return with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;
@@ -119,10 +145,11 @@ inline int run_command(RunOptions options) {
     std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
     Isolation isolation;
     isolation.private_network = options.network == "none";
+    isolation.user_namespace = user_namespace;
     BuildRequest request{snapshot_origin(options), options.command, log, isolation};
     Report finished = run_interruptible(session, std::move(request),
                                         [&] { return copy_in(session.plan().mount_point, options.copy_in); });
-    return report_and_exit(finished, options);
+    return report_and_exit(finished, options, user_namespace);
   });
 }
 

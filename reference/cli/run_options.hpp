@@ -36,6 +36,7 @@ struct RunOptions {
   std::string cgroup_parent = default_cgroup_parent();
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
+  std::string userns = "host";              // own: root of a user namespace of its own; host: the host's root
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
   LimitOptions limits;                      // --max-processes, --memory, --disk (where it goes: disk_write_bytes...)
   std::string cow_size;                     // --cow-size, lvm classic (lvcreate -L); default: from the origin
@@ -116,14 +117,24 @@ inline Status validate(const RunOptions& options) {
                                                 options.grace_seconds);
       !sandbox)
     return sandbox;
-  // `run`'s command is root of the host's user namespace: without a PID
-  // namespace it could signal any host process of uid 0 by its PID, which
-  // no capability or seccomp rule can tell from its own (issue 13, item 3).
-  // The weak supervisors stay in `verify`, whose matrices show that hole.
-  if (options.supervisor == "cgroup" || options.supervisor == "session")
+  if (options.userns != "own" && options.userns != "host")
+    return reject("--userns", fmt::format("unknown user namespace '{}' (own or host)", options.userns));
+  // Overlay cannot hand the build its root through an idmapped mount: the
+  // kernel refuses to idmap an overlay, whose layers must instead be mounted
+  // by root of the namespace (linux/idmap.hpp), which its volume manager does
+  // not do yet (issue 13).
+  if (options.userns == "own" && options.backend == "overlay")
+    return reject("--userns", "own is not available on the overlay backend yet (the kernel cannot idmap an overlay "
+                              "mount): use --backend copy, btrfs or lvm, or --userns host");
+  // A command that is root of the host's user namespace without a PID
+  // namespace could signal any host process of uid 0 by its PID, which no
+  // capability or seccomp rule can tell from its own (issue 13, item 3).
+  // Root of its own user namespace has no power over them. The weak
+  // supervisors also stay in `verify`, whose matrices show that hole.
+  if (options.userns == "host" && (options.supervisor == "cgroup" || options.supervisor == "session"))
     return reject("--supervisor", fmt::format("'{}' has no PID namespace: a command that is root of the host's user namespace "
-                                              "could signal the host's root processes by PID (use default or pidns; "
-                                              "snapcell verify --supervisor {} shows what it fails to contain)",
+                                              "could signal the host's root processes by PID (use default or pidns, or "
+                                              "--userns own; snapcell verify --supervisor {} shows what it fails to contain)",
                                               options.supervisor, options.supervisor));
   if (Status limits = validate_limits(options.limits, options.cow_size); !limits) return limits;
   if (Status state = validate_absolute_path("--state-dir", options.state_dir); !state) return state;

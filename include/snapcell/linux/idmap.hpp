@@ -50,14 +50,9 @@
 #include "snapcell/linux/fd.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
+#include "snapcell/policies.hpp"
 
 namespace snapcell::linux_sys {
-
-// Host ids `first` .. `first + count - 1`, shown as 0 .. count - 1.
-struct IdRange {
-  std::uint32_t first = 0;
-  std::uint32_t count = 0;
-};
 
 // Never the host's root (a namespace mapping it would hand root's files to
 // the build), never past the last id a process may hold ((uid_t)-1 means
@@ -174,14 +169,17 @@ inline void reap(pid_t pid) noexcept {
   }
 }
 
+}  // namespace idmap_detail
+
+// Maps 0 .. count - 1 of `pid`'s new user namespace onto `range`, uids and
+// gids alike. Written by a process of the parent namespace with CAP_SETUID
+// and CAP_SETGID there, so setgroups(2) stays allowed inside.
 inline Status write_id_maps(pid_t pid, IdRange range) {
   const std::string map = fmt::format("0 {} {}\n", range.first, range.count);
   for (const char* file : {"uid_map", "gid_map"})
     if (Status written = write_file(fmt::format("/proc/{}/{}", pid, file), map); !written) return written;
   return {};
 }
-
-}  // namespace idmap_detail
 
 // A user namespace with `range` as its map, held by the returned fd: what an
 // idmapped mount shifts ids through. It runs nothing; the helper that made
@@ -232,14 +230,15 @@ inline Result<UniqueFd> make_id_namespace(IdRange range) {
     return finish(Error{"make user namespace", std::to_string(pid), EIO, "the helper exited without a report"});
   if (report.step != idmap_detail::HelperStep::done)
     return finish(errno_error(idmap_detail::operation_of(report.step), "user namespace helper", report.error));
-  if (Status mapped = idmap_detail::write_id_maps(pid, range); !mapped) return finish(mapped.error());
+  if (Status mapped = write_id_maps(pid, range); !mapped) return finish(mapped.error());
   return finish(open_fd(fmt::format("/proc/{}/ns/user", pid), O_RDONLY));
 }
 
-// Attaches at `target` a clone of the mount tree at `source` (that mount
-// alone, not the ones below it), shifted through `userns_fd`'s map, and
-// read-only when asked. `target` must be an existing directory.
-inline Status bind_idmapped(const std::string& source, const std::string& target, int userns_fd, bool read_only) {
+// A detached clone of the mount tree at `source` (that mount alone, not the
+// ones below it), shifted through `userns_fd`'s map, nosuid, nodev and
+// read-only when asked: attached with move_mount, here or by a process of
+// another mount namespace the fd is passed to (the sandbox's child).
+inline Result<UniqueFd> idmapped_tree(const std::string& source, int userns_fd, bool read_only) {
   UniqueFd tree(::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW));
   if (!tree) return errno_error("open_tree(OPEN_TREE_CLONE)", source);
   mount_attr attributes{};
@@ -247,7 +246,14 @@ inline Status bind_idmapped(const std::string& source, const std::string& target
   attributes.userns_fd = static_cast<std::uint64_t>(userns_fd);
   if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0)
     return errno_error("mount_setattr(MOUNT_ATTR_IDMAP)", source);
-  if (::move_mount(tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+  return tree;
+}
+
+// Attaches idmapped_tree(source, ...) at `target`, an existing directory.
+inline Status bind_idmapped(const std::string& source, const std::string& target, int userns_fd, bool read_only) {
+  auto tree = idmapped_tree(source, userns_fd, read_only);
+  if (!tree) return tree.status();
+  if (::move_mount(tree->get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     return errno_error("move_mount", target);
   return {};
 }

@@ -17,8 +17,15 @@
 //   3. setsid(): the build gets its own session and process group;
 //      then a cgroup namespace of its own (after the v1 joins, so that its
 //      root is the build's own leaf in every hierarchy);
+//      in a new user namespace (Isolation::user_namespace): wait for the
+//      controller to write its map and send the root as an idmapped tree
+//      (receive_root);
 //   4. in the new mount namespace: make every mount private (nothing we do
-//      propagates back to the host), bind the root onto itself, mount proc
+//      propagates back to the host), bind the root onto itself (or attach
+//      the idmapped root over it) and enter it (enter_root); in a user
+//      namespace, only then become its root (become_namespace_root: its
+//      root may not look up the host's path to the root); then, by names
+//      relative to the root, mount proc
 //      (new PID namespace only: a proc instance shows the PID namespace of
 //      its mounter, so outside a new one it would show the host's processes)
 //      with the host's kernel knobs read-only and its kernel internals
@@ -76,6 +83,7 @@
 
 #include "snapcell/error.hpp"
 #include "snapcell/linux/capabilities.hpp"
+#include "snapcell/linux/idmap.hpp"
 #include "snapcell/linux/seccomp_filter.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
@@ -104,6 +112,7 @@ static_assert(sizeof(CloneArgs) == 88, "clone_args VER2");
 inline constexpr std::uint64_t clone_pidfd = 0x00001000ULL;
 inline constexpr std::uint64_t clone_newns = 0x00020000ULL;
 inline constexpr std::uint64_t clone_newuts = 0x04000000ULL;
+inline constexpr std::uint64_t clone_newuser = 0x10000000ULL;
 inline constexpr std::uint64_t clone_newipc = 0x08000000ULL;
 inline constexpr std::uint64_t clone_newpid = 0x20000000ULL;
 inline constexpr std::uint64_t clone_newnet = 0x40000000ULL;
@@ -144,6 +153,8 @@ enum class ChildStep : std::int32_t {
   cap_ambient,
   seccomp,
   hostname,
+  await_map,
+  attach_root,
 };
 
 struct ChildReport {
@@ -154,9 +165,15 @@ struct ChildReport {
 
 // Everything the child needs, prepared before clone3. Sealed plans hold
 // pointers into their own strings: a plan is not copied or moved once sealed.
+//
+// The paths of what is mounted inside the root (proc_dir ... link_paths) are
+// relative to it: the child works from inside the root, its working
+// directory once entered, and never looks up the host's path to the root
+// again. Root of a user namespace could not: the state dir above a
+// snapshot belongs to the host's root, mode 0700, and is not its own.
 struct ChildPlan {
   std::string root;
-  std::string proc_dir, tmp_dir, dev_dir;
+  std::string proc_dir, tmp_dir, dev_dir;  // "proc", "tmp", "dev"
   std::vector<std::string> cgroup_v1_tasks;  // <leaf>/tasks of each v1 leaf to join (hybrid hosts)
   std::string tmp_options;  // "mode=1777,size=N": /tmp is capped
   std::vector<std::string> device_sources, device_targets;  // the host's nodes, bound onto empty files
@@ -173,7 +190,8 @@ struct ChildPlan {
   std::vector<std::string> environment;
   bool namespace_init = false;  // the child is PID 1 of a new PID namespace
   bool private_network = false;  // in a new network namespace: bring loopback up
-  std::int64_t uid = -1, gid = -1;  // -1: keep root
+  bool user_namespace = false;  // root of a new user namespace, the root seen through an idmapped mount
+  std::int64_t uid = -1, gid = -1;  // -1: keep root (of the user namespace, when there is one)
   rlim_t max_processes = 0;       // RLIMIT_NPROC of the build's uid; 0: not set
   std::string working_dir = "/";
   Pid controller = 0;           // getpid() of the controller, for the getppid check
@@ -241,9 +259,9 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   for (const auto& arg : spec.argv)
     if (arg.find('\0') != std::string::npos) return logic_error("prepare sandbox", arg, "argument holds a NUL byte");
   plan.root = spec.root;
-  plan.proc_dir = spec.root + "/proc";
-  plan.tmp_dir = spec.root + "/tmp";
-  plan.dev_dir = spec.root + "/dev";
+  plan.proc_dir = "proc";
+  plan.tmp_dir = "tmp";
+  plan.dev_dir = "dev";
   const std::uint64_t tmp_bytes = spec.isolation.tmp_bytes > 0 ? spec.isolation.tmp_bytes : default_tmp_bytes;
   plan.tmp_options = fmt::format("mode=1777,size={}", tmp_bytes);
   plan.device_sources.clear();
@@ -297,7 +315,12 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   plan.namespace_init = namespace_init;
   plan.controller = ::getpid();
   const Isolation& isolation = spec.isolation;
-  constexpr std::int64_t max_id = 0xfffffffeLL;  // (uid_t)-1 means "unchanged" to setresuid
+  plan.user_namespace = isolation.user_namespace.count > 0;
+  if (plan.user_namespace)
+    if (Status valid = validate_id_range(isolation.user_namespace); !valid) return valid;
+  // (uid_t)-1 means "unchanged" to setresuid; in a user namespace only its
+  // own ids exist.
+  const std::int64_t max_id = plan.user_namespace ? std::int64_t{isolation.user_namespace.count} - 1 : 0xfffffffeLL;
   for (auto [what, id] : {std::pair{"uid", isolation.uid}, std::pair{"gid", isolation.gid}})
     if (id < -1 || id > max_id) return logic_error("prepare sandbox", spec.root, fmt::format("{} {} out of range", what, id));
   if ((isolation.uid == -1) != (isolation.gid == -1))
@@ -308,9 +331,12 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   plan.uid = isolation.uid;
   plan.gid = isolation.gid;
   plan.working_dir = isolation.working_dir;
-  // RLIMIT_NPROC counts every process of the real uid and root is exempt:
-  // it bounds a build only when the build has a uid of its own.
-  plan.max_processes = isolation.uid > 0 && spec.limits.max_processes > 0 ? static_cast<rlim_t>(spec.limits.max_processes) : 0;
+  // RLIMIT_NPROC counts every process of the real uid and the host's root
+  // is exempt: it bounds a build that has a uid of its own, and root of a
+  // user namespace (a leased host uid without the host's CAP_SYS_RESOURCE,
+  // counted per namespace).
+  const bool own_uid = isolation.uid > 0 || plan.user_namespace;
+  plan.max_processes = own_uid && spec.limits.max_processes > 0 ? static_cast<rlim_t>(spec.limits.max_processes) : 0;
   return {};
 }
 
@@ -320,6 +346,9 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     return report.index >= 0 && static_cast<std::size_t>(report.index) < list.size() ? list[report.index]
                                                                                       : std::string("?");
   };
+  // Where a path inside the root is on the host (plan paths below the root are relative).
+  const auto inside = [&](const std::string& path) { return path.starts_with('/') ? path : plan.root + "/" + path; };
+  const auto inside_item = [&](const std::vector<std::string>& list) { return inside(item(list)); };
   const int code = report.error;
   switch (static_cast<ChildStep>(report.step)) {
     case ChildStep::death_signal: return errno_error("prctl(PR_SET_PDEATHSIG)", plan.root, code);
@@ -328,12 +357,12 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::join_cgroup_v1: return errno_error("write 0 to", item(plan.cgroup_v1_tasks), code);
     case ChildStep::make_private: return errno_error("mount(MS_REC|MS_PRIVATE)", "/", code);
     case ChildStep::bind_root: return errno_error("mount(MS_BIND|MS_REC)", plan.root, code);
-    case ChildStep::mount_proc: return errno_error("mount(proc)", plan.proc_dir, code);
-    case ChildStep::mount_tmp: return errno_error("mount(tmpfs)", plan.tmp_dir, code);
-    case ChildStep::mount_dev: return errno_error("mount(tmpfs)", plan.dev_dir, code);
-    case ChildStep::dev_node: return errno_error("create", item(plan.device_targets), code);
+    case ChildStep::mount_proc: return errno_error("mount(proc)", inside(plan.proc_dir), code);
+    case ChildStep::mount_tmp: return errno_error("mount(tmpfs)", inside(plan.tmp_dir), code);
+    case ChildStep::mount_dev: return errno_error("mount(tmpfs)", inside(plan.dev_dir), code);
+    case ChildStep::dev_node: return errno_error("create", inside_item(plan.device_targets), code);
     case ChildStep::dev_mode: return errno_error("mount(MS_BIND)", item(plan.device_sources), code);
-    case ChildStep::dev_link: return errno_error("symlink", item(plan.link_paths), code);
+    case ChildStep::dev_link: return errno_error("symlink", inside_item(plan.link_paths), code);
     case ChildStep::enter_root: return errno_error("chdir", plan.root, code);
     case ChildStep::pivot_root: return errno_error("pivot_root", plan.root, code);
     case ChildStep::detach_old_root: return errno_error("umount2(MNT_DETACH)", "old root", code);
@@ -346,7 +375,7 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::working_dir: return errno_error("chdir", plan.working_dir, code);
     case ChildStep::no_new_privs: return errno_error("prctl(PR_SET_NO_NEW_PRIVS)", plan.root, code);
     case ChildStep::cgroup_namespace: return errno_error("unshare(CLONE_NEWCGROUP)", plan.root, code);
-    case ChildStep::proc_read_only: return errno_error("mount(MS_BIND|MS_RDONLY)", item(plan.proc_read_only), code);
+    case ChildStep::proc_read_only: return errno_error("mount(MS_BIND|MS_RDONLY)", inside_item(plan.proc_read_only), code);
     case ChildStep::proc_mask: {
       const bool file = report.index >= 0 && static_cast<std::size_t>(report.index) < plan.proc_masked_files.size();
       const std::string target =
@@ -354,13 +383,15 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
                : (static_cast<std::size_t>(report.index) - plan.proc_masked_files.size() < plan.proc_masked_dirs.size()
                       ? plan.proc_masked_dirs[report.index - plan.proc_masked_files.size()]
                       : std::string("?"));
-      return errno_error(file ? "mount(MS_BIND /dev/null)" : "mount(tmpfs, MS_RDONLY)", target, code);
+      return errno_error(file ? "mount(MS_BIND /dev/null)" : "mount(tmpfs, MS_RDONLY)", inside(target), code);
     }
     case ChildStep::cap_bounding: return errno_error("prctl(PR_CAPBSET_DROP)", fmt::format("capability {}", report.index), code);
     case ChildStep::cap_sets: return errno_error("capset", plan.root, code);
     case ChildStep::cap_ambient: return errno_error("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", plan.root, code);
     case ChildStep::seccomp: return errno_error("prctl(PR_SET_SECCOMP)", plan.root, code);
     case ChildStep::hostname: return errno_error("sethostname", sandbox_hostname, code);
+    case ChildStep::await_map: return errno_error("recvmsg(idmapped root)", plan.root, code);
+    case ChildStep::attach_root: return errno_error("move_mount(idmapped root)", plan.root, code);
     case ChildStep::ready: break;
   }
   return logic_error("sandbox child", plan.root, fmt::format("unknown report step {}", report.step));
@@ -472,12 +503,29 @@ inline void mount_proc(const ChildPlan& plan) noexcept {
       fail(plan, ChildStep::proc_mask, static_cast<int>(files + i));
 }
 
-inline void build_root(const ChildPlan& plan) noexcept {
-  // Runs in the child's own mount namespace (CLONE_NEWNS): nothing below
-  // can reach the host's mount table, and rprivate keeps it that way.
+// Makes the root a mount of the child's own and its working directory: a
+// bind of it onto itself, or, in a user namespace, `root_tree` (the root
+// shifted through it, receive_root) attached over it. Runs in the child's
+// own mount namespace (CLONE_NEWNS): nothing below can reach the host's
+// mount table, and rprivate keeps it that way. In a user namespace this
+// runs before the child takes the namespace's ids, while it may still look
+// up the host's path to the root (see ChildPlan).
+inline void enter_root(const ChildPlan& plan, int root_tree) noexcept {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(plan, ChildStep::make_private);
+  if (root_tree >= 0) {
+    if (::move_mount(root_tree, "", AT_FDCWD, plan.root.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      fail(plan, ChildStep::attach_root);
+    if (::fchdir(root_tree) != 0) fail(plan, ChildStep::enter_root);
+    ::close(root_tree);
+    return;
+  }
   if (::mount(plan.root.c_str(), plan.root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     fail(plan, ChildStep::bind_root);
+  if (::chdir(plan.root.c_str()) != 0) fail(plan, ChildStep::enter_root);
+}
+
+// Inside the entered root: its /tmp, /dev and /proc, then the pivot into it.
+inline void build_root(const ChildPlan& plan) noexcept {
   if (::mount("tmpfs", plan.tmp_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, plan.tmp_options.c_str()) != 0)
     fail(plan, ChildStep::mount_tmp);
   // nodev: a device node the build makes here (were it to get CAP_MKNOD
@@ -500,7 +548,6 @@ inline void build_root(const ChildPlan& plan) noexcept {
   // pivot_root(".", "."): the old root ends up stacked under the new one at
   // "/", and the lazy unmount of "." takes it away (the runc idiom; it needs
   // no directory inside the root to park the old one in).
-  if (::chdir(plan.root.c_str()) != 0) fail(plan, ChildStep::enter_root);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) fail(plan, ChildStep::pivot_root);
   if (::umount2(".", MNT_DETACH) != 0) fail(plan, ChildStep::detach_old_root);
   if (::chdir("/") != 0) fail(plan, ChildStep::chdir_root);
@@ -518,28 +565,69 @@ inline void bring_up_loopback(const ChildPlan& plan) noexcept {
   ::close(fd);
 }
 
-// Raw syscalls, not glibc's setres[ug]id: glibc applies those to every thread
-// of the process it believes it is (the controller, threads and all, copied
-// by the clone) by signalling each one, and this child has none of them.
-inline void drop_identity(const ChildPlan& plan) noexcept {
-  if (plan.uid < 0) return;
-  if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(plan, ChildStep::drop_groups);
-  const auto gid = static_cast<gid_t>(plan.gid);
-  const auto uid = static_cast<uid_t>(plan.uid);
-  if (::syscall(SYS_setresgid, gid, gid, gid) != 0) fail(plan, ChildStep::set_gid);
-  if (plan.max_processes > 0) {
-    // Set while still root: it may exceed the hard limit the uid would get.
-    const rlimit bound{plan.max_processes, plan.max_processes};
-    if (::setrlimit(RLIMIT_NPROC, &bound) != 0) fail(plan, ChildStep::set_nproc);
-  }
-  if (::syscall(SYS_setresuid, uid, uid, uid) != 0) fail(plan, ChildStep::set_uid);
-  // A change of credentials clears the death signal: armed again, and the
-  // controller checked again, as in handshake().
+// A change of credentials clears the death signal: armed again, and the
+// controller checked again, as in handshake().
+inline void rearm_death_signal(const ChildPlan& plan) noexcept {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(plan, ChildStep::death_signal);
   if (!plan.namespace_init && ::getppid() != plan.controller) {
     errno = ESRCH;
     fail(plan, ChildStep::parent_gone);
   }
+}
+
+inline void set_process_bound(const ChildPlan& plan) noexcept {
+  if (plan.max_processes == 0) return;
+  const rlimit bound{plan.max_processes, plan.max_processes};
+  if (::setrlimit(RLIMIT_NPROC, &bound) != 0) fail(plan, ChildStep::set_nproc);
+}
+
+// Raw syscalls, not glibc's setres[ug]id: glibc applies those to every thread
+// of the process it believes it is (the controller, threads and all, copied
+// by the clone) by signalling each one, and this child has none of them.
+inline void set_ids(const ChildPlan& plan, uid_t uid, gid_t gid) noexcept {
+  if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(plan, ChildStep::drop_groups);
+  if (::syscall(SYS_setresgid, gid, gid, gid) != 0) fail(plan, ChildStep::set_gid);
+  if (::syscall(SYS_setresuid, uid, uid, uid) != 0) fail(plan, ChildStep::set_uid);
+  rearm_death_signal(plan);
+}
+
+// The child of a new user namespace starts with ids the namespace does not
+// map (the host's root): the controller writes the map, then sends the root
+// shifted through it (an idmapped tree, LinuxSupervisor::spawn). EOF: the
+// controller is gone, the build never runs.
+inline int receive_root(const ChildPlan& plan) noexcept {
+  idmap_detail::FdMessage message;
+  for (;;) {
+    const ssize_t n = ::recvmsg(plan.channel, &message.header, MSG_CMSG_CLOEXEC);
+    if (n > 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    ::_exit(127);
+  }
+  const int tree = message.attached();
+  if (tree < 0) {
+    errno = EPROTO;
+    fail(plan, ChildStep::await_map);
+  }
+  return tree;
+}
+
+// Root of the namespace, ids 0 (the leased range's first), keeping the full
+// capability set the namespace came with: power over what the namespace
+// owns (its mounts, its name, its network), none in the host's. The process
+// bound is set first: root of a user namespace is not the host's root, whom
+// RLIMIT_NPROC exempts.
+inline void become_namespace_root(const ChildPlan& plan) noexcept {
+  set_process_bound(plan);
+  set_ids(plan, 0, 0);
+}
+
+// Gives up root for the build's own uid, when it has one.
+inline void drop_identity(const ChildPlan& plan) noexcept {
+  if (plan.uid < 0) return;
+  // Set while still root: it may exceed the hard limit the uid would get
+  // (in a user namespace it was set on becoming its root).
+  if (!plan.user_namespace) set_process_bound(plan);
+  set_ids(plan, static_cast<uid_t>(plan.uid), static_cast<gid_t>(plan.gid));
 }
 
 // Out of the bounding set first, while CAP_SETPCAP is still effective: no
@@ -640,7 +728,15 @@ inline void redirect_stdio(const ChildPlan& plan) noexcept {
 [[noreturn]] inline void run(const ChildPlan& plan) noexcept {
   reset_signals();
   handshake(plan);
+  // Still with the host's root's ids in a new user namespace: the v1 leaves'
+  // `tasks` take a thread of the host's root only.
   join_cgroups_v1(plan);
+  if (plan.user_namespace) {
+    enter_root(plan, receive_root(plan));
+    become_namespace_root(plan);
+  } else {
+    enter_root(plan, -1);
+  }
   build_root(plan);
   restrict(plan);
   report(plan, ChildStep::ready, 0);

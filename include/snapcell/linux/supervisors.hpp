@@ -312,9 +312,12 @@ class LinuxSupervisor {
     unit.spawned_at_ms = detail::monotonic_ms();
     // Always new mount, UTS and IPC namespaces (the cgroup one the child
     // makes itself, once in its v1 leaves): whatever the supervisor, the
-    // build cannot rename the host or reach its SysV IPC objects.
+    // build cannot rename the host or reach its SysV IPC objects. With a
+    // user namespace, it owns all of them: its root's powers end there.
+    const bool user_namespace = spec.isolation.user_namespace.count > 0;
     const std::uint64_t flags = clone_newns | clone_newuts | clone_newipc | (UsesPidNamespace ? clone_newpid : 0) |
-                                (spec.isolation.private_network ? clone_newnet : 0);
+                                (spec.isolation.private_network ? clone_newnet : 0) |
+                                (user_namespace ? clone_newuser : 0);
     auto cloned = clone_child(plan, flags, UsesCgroup ? cgroup_fd.get() : -1);
     if (!cloned) {
       (void)remove_cgroups(unit);
@@ -324,6 +327,9 @@ class LinuxSupervisor {
     unit.leader_is_child = true;
     child_end.reset();
 
+    if (user_namespace)
+      if (Status shared = share_idmapped_root(cloned->pid, spec, parent_end.get()); !shared)
+        return abort_spawn(unit, shared.error());
     if (Status ready = await_ready(parent_end.get(), plan); !ready) return abort_spawn(unit, ready.error());
     // The child joined its v1 leaves itself (child::join_cgroups_v1):
     // proven here, from /proc, before anything of the build runs.
@@ -546,6 +552,23 @@ class LinuxSupervisor {
       if (Status removed = remove_leaf(*dir); !removed && first) first = removed;
     }
     return first;
+  }
+
+  // What a child in a new user namespace waits for (child::receive_root):
+  // its map onto the leased range, then its root cloned and shifted through
+  // that same namespace, so that root inside owns what the host's root owns
+  // on disk. The child is ours and unreaped: its /proc entry is its own.
+  static Status share_idmapped_root(Pid child, const SpawnSpec& spec, int channel) {
+    if (Status mapped = write_id_maps(child, spec.isolation.user_namespace); !mapped) return mapped;
+    auto user_namespace = open_fd(fmt::format("/proc/{}/ns/user", child), O_RDONLY);
+    if (!user_namespace) return user_namespace.status();
+    auto tree = idmapped_tree(spec.root, user_namespace->get(), false);
+    if (!tree) return tree.status();
+    idmap_detail::FdMessage message;
+    message.attach(tree->get());
+    if (retry_eintr([&] { return ::sendmsg(channel, &message.header, MSG_NOSIGNAL); }) < 0)
+      return errno_error("sendmsg(idmapped root)", spec.root);
+    return {};
   }
 
   // The child's report: ready, or the step that failed. EOF: it died first.
