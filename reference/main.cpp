@@ -45,7 +45,7 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--cow-size", options.cow_size,
                   "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
   run->add_option("--supervisor", options.supervisor,
-                  "default (cgroup + PID namespace) or pidns (cgroup and session: with --userns own only)")
+                  "default (cgroup + PID namespace), pidns, or cgroup and session (not with --userns host)")
       ->capture_default_str();
   run->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
       ->capture_default_str();
@@ -59,7 +59,7 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--network", options.network, "none (only loopback, in a namespace of its own) or host")
       ->capture_default_str();
   run->add_option("--userns", options.userns,
-                  "own (root of a user namespace of its own, the snapshot idmapped to it; copy, btrfs, lvm) "
+                  "own (root of a user namespace of its own, the snapshot shifted to its ids) "
                   "or host (root of the host's)")
       ->capture_default_str();
   add_limits(run, options.limits, "default: overlay and copy 1024, btrfs none, lvm from the origin");

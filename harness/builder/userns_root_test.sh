@@ -5,8 +5,10 @@
 # builder's Debian base, root there chowns, adds a user, installs a local
 # .deb with dpkg and a local wheel with pip, as root does; the host's view
 # of it is a leased id, never uid 0; and the base is bit for bit, owner for
-# owner, what it was. Then the refusals: overlay (not idmappable yet), and
-# the weak supervisors are let through for root of its own namespace only.
+# owner, what it was; on overlay (the default: its lower layer shifted) and
+# copy (the snapshot idmapped). Then: it is the default, --userns host is the
+# host's root, and the weak supervisors are let through for root of its own
+# namespace only.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 builder_setup "$@"
@@ -49,21 +51,24 @@ echo "pip $(cd / && python3 -c 'import userns_probe; print(userns_probe.VALUE)')
 SCRIPT
 )
 
-log="$scratch/own.log"
-"${run[@]}" --backend copy --userns own --log "$log" --json -- /bin/sh -c "$inside" > "$scratch/own.json"
-check "own user namespace: exit" "$?" 0
-echo "--- inside:"; cat "$log"; echo "---"
-first=$(json_field "$scratch/own.json" .user_namespace.first_host_id)
-check "the report names a range of 65536 ids" "$(json_field "$scratch/own.json" .user_namespace.count)" 65536
-check "the range is the user namespace pool's" "$(( first >= 3200000000 && first < 4273741824 && (first - 3200000000) % 65536 == 0 ))" 1
-check "root inside" "$(grep -c '^uid 0$' "$log")" 1
-check "its map is the leased range" "$(grep -c "^uid_map 0 $first 65536\$" "$log")" 1
-check "chown" "$(grep -c '^chown 1234:1234$' "$log")" 1
-check "useradd, and the home is the new user's" "$(grep -c '^useradd 1000 probeuser$' "$log")" 1
-check "dpkg -i of a local .deb" "$(grep -c '^dpkg install ok installed hello$' "$log")" 1
-check "pip install of a local wheel" "$(grep -c '^pip imported$' "$log")" 1
-check "clean" "$(json_field "$scratch/own.json" .clean)" true
-check "the base is unchanged: contents, owners, modes, times" "$(base_checksum)" "$before"
+for backend in overlay copy; do
+  log="$scratch/own-$backend.log"
+  "${run[@]}" --backend "$backend" --userns own --log "$log" --json -- /bin/sh -c "$inside" > "$scratch/own-$backend.json"
+  check "$backend: own user namespace: exit" "$?" 0
+  echo "--- inside, $backend:"; cat "$log"; echo "---"
+  first=$(json_field "$scratch/own-$backend.json" .user_namespace.first_host_id)
+  check "$backend: the report names a range of 65536 ids" "$(json_field "$scratch/own-$backend.json" .user_namespace.count)" 65536
+  check "$backend: the range is the user namespace pool's" \
+    "$(( first >= 3200000000 && first < 4273741824 && (first - 3200000000) % 65536 == 0 ))" 1
+  check "$backend: root inside" "$(grep -c '^uid 0$' "$log")" 1
+  check "$backend: its map is the leased range" "$(grep -c "^uid_map 0 $first 65536\$" "$log")" 1
+  check "$backend: chown" "$(grep -c '^chown 1234:1234$' "$log")" 1
+  check "$backend: useradd, and the home is the new user's" "$(grep -c '^useradd 1000 probeuser$' "$log")" 1
+  check "$backend: dpkg -i of a local .deb" "$(grep -c '^dpkg install ok installed hello$' "$log")" 1
+  check "$backend: pip install of a local wheel" "$(grep -c '^pip imported$' "$log")" 1
+  check "$backend: clean" "$(json_field "$scratch/own-$backend.json" .clean)" true
+  check "$backend: the base is unchanged: contents, owners, modes, times" "$(base_checksum)" "$before"
+done
 
 # Seen from the host while it runs: the command's uid is the range's first.
 "${run[@]}" --backend copy --userns own --json -- /bin/sleep 3 > "$scratch/sleep.json" &
@@ -78,13 +83,14 @@ wait "$runner"
 check "the sleeping command was seen from the host" "$([[ -n "$host_uid" ]] && echo yes)" yes
 check "the sleeping command's host uid is its range's first" "$host_uid" "$(json_field "$scratch/sleep.json" .user_namespace.first_host_id)"
 
+"${run[@]}" --json -- /bin/true > "$scratch/default.json"
+check "the default (overlay) is root of its own user namespace" "$(json_field "$scratch/default.json" .user_namespace.count)" 65536
+"${run[@]}" --userns host --json -- /bin/true > "$scratch/host.json"
+check "--userns host: the host's root, no range" "$(json_field "$scratch/host.json" .user_namespace)" null
 "${run[@]}" --backend copy --userns own --supervisor session --json -- /bin/true > "$scratch/session.json"
 check "root of its own namespace may run under the session supervisor" "$?" 0
 check "session: clean" "$(json_field "$scratch/session.json" .clean)" true
 
-"${run[@]}" --backend overlay --userns own -- /bin/true > /dev/null 2> "$scratch/overlay.err"
-check "overlay: refused as bad input" "$?" 2
-check "overlay: the refusal names the option" "$(grep -c -- '--userns.*overlay' "$scratch/overlay.err")" 1
 "${run[@]}" --backend copy --userns nobody -- /bin/true > /dev/null 2> "$scratch/bad.err"
 check "an unknown --userns is refused" "$?" 2
 check "...naming it" "$(grep -c "unknown user namespace 'nobody'" "$scratch/bad.err")" 1

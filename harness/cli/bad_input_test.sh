@@ -44,8 +44,10 @@ expect_refused "empty command" "command" run "${base[@]}"
 expect_refused "empty program name" "command" run "${base[@]}" -- ""
 expect_refused "unknown backend" "unknown backend 'zfs'" run "${base[@]}" --backend zfs -- /bin/true
 expect_refused "unknown supervisor" "unknown supervisor 'chroot'" run "${base[@]}" --supervisor chroot -- /bin/true
-expect_refused "root command without a PID namespace (cgroup)" "'cgroup' has no PID namespace" run "${base[@]}" --supervisor cgroup -- /bin/true
-expect_refused "root command without a PID namespace (session)" "'session' has no PID namespace" run "${base[@]}" --supervisor session -- /bin/true
+expect_refused "host root without a PID namespace (cgroup)" "'cgroup' has no PID namespace" run "${base[@]}" --userns host --supervisor cgroup -- /bin/true
+expect_refused "host root without a PID namespace (session)" "'session' has no PID namespace" run "${base[@]}" --userns host --supervisor session -- /bin/true
+expect_refused "unknown user namespace" "unknown user namespace 'shared'" run "${base[@]}" --userns shared -- /bin/true
+expect_refused "host network for host root" "'host' only with --userns own" run "${base[@]}" --userns host --network host -- /bin/true
 expect_refused "negative timeout" "--timeout" run "${base[@]}" --timeout -1 -- /bin/true
 expect_refused "timeout that is no number" "timeout" run "${base[@]}" --timeout soon -- /bin/true
 expect_refused "disk cap below 16 MiB" "--disk: must be between 16" run "${base[@]}" --disk 8 -- /bin/true

@@ -1,11 +1,12 @@
-// Host integration (root): idmapped mounts and an overlay made by root of a
-// user namespace (snapcell/linux/idmap.hpp), the ground the sandbox's own
-// user namespace is to stand on (issue 13, item 1). Each test proves both
+// Host integration (root): idmapped mounts (snapcell/linux/idmap.hpp) and
+// the overlay volume over a shifted lower layer, the ground the sandbox's
+// own user namespace stands on (issue 13, item 1). Each test proves both
 // halves: root of the namespace owns, through the shifted view, what the
 // host's root owns on disk, and without that view it owns nothing.
 
 #include "host/support.hpp"
 #include "snapcell/linux/idmap.hpp"
+#include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/linux/tree.hpp"
 
 #include <fcntl.h>
@@ -24,11 +25,10 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+using snapcell::IdRange;
 using snapcell::linux_sys::bind_idmapped;
-using snapcell::linux_sys::IdRange;
 using snapcell::linux_sys::make_id_namespace;
-using snapcell::linux_sys::mount_overlay_as_namespace_root;
-using snapcell::linux_sys::OverlayLayers;
+using snapcell::linux_sys::OverlayVolumes;
 using snapcell::testing::make_dir;
 using snapcell::testing::Scratch;
 using snapcell::testing::write_text;
@@ -181,19 +181,22 @@ TEST_CASE("host idmap: a read-only idmapped bind refuses every write, root of th
   REQUIRE(::umount2(shown.c_str(), UMOUNT_NOFOLLOW) == 0);
 }
 
-TEST_CASE("host idmap: an overlay over idmapped layers, made by root of the namespace, takes root's writes, "
-          "removals and chowns into its upper layer and leaves the base as it was",
+// OverlayVolumes with a shift (the kernel refuses to idmap an overlay): the
+// lower layer is the base through a read-only idmapped mount, the upper
+// layer stores the shifted ids as they are, and the overlay is mounted by
+// the host's root as any other. Root of the namespace writes, chowns,
+// removes and recreates (opaque) through it; the base keeps everything;
+// remove() refuses while the overlay is mounted and a foreign mount where
+// the lower layer goes (I2), and takes the lower layer and the layers'
+// tmpfs away otherwise.
+TEST_CASE("host idmap: a shifted overlay volume takes root's writes, removals and chowns into its upper layer "
+          "and leaves the base as it was",
           "[host][idmap]") {
   HOST_REQUIRE_ROOT();
   HOST_REQUIRE_FILESYSTEM("overlay");
   Scratch scratch;
-  // As a volume would: the base and the layers' filesystem shown below the
-  // volume's own directory, the overlay mounted elsewhere.
-  const std::string base = scratch / "base", volume = scratch / "volume", lower = volume + "/lower",
-                    layers = scratch / "layers", layers_shown = volume + "/layers", merged = scratch / "merged";
-  for (const auto& dir : {base, base + "/sub", base + "/sub/deep", volume, lower, layers, layers + "/upper",
-                          layers + "/work", layers_shown, merged})
-    make_dir(dir);
+  const std::string base = scratch / "base", merged = scratch / "merged";
+  for (const auto& dir : {base, base + "/sub", base + "/sub/deep", merged}) make_dir(dir);
   write_text(base + "/x", "base");
   write_text(base + "/sub/deep/f", "deep");
   write_text(base + "/users-file", "user");
@@ -202,24 +205,30 @@ TEST_CASE("host idmap: an overlay over idmapped layers, made by root of the name
                                             base + "/sub/deep/f", base + "/users-file"};
   const std::string before = facts_of(base_paths);
 
-  auto userns = make_id_namespace(kRange);
-  REQUIRE(userns);
-  REQUIRE(bind_idmapped(base, lower, userns->get(), true));
-  REQUIRE(bind_idmapped(layers, layers_shown, userns->get(), false));
-  const OverlayLayers overlay{"snapcell-test-overlay", volume, "lower", "layers/upper", "layers/work"};
-  REQUIRE(mount_overlay_as_namespace_root(userns->get(), overlay, merged));
-
+  OverlayVolumes volumes(scratch / "volumes", 16ull << 20, kRange);
+  auto spec = volumes.snapshot(base, "shifted");
+  REQUIRE(spec);
+  const std::string volume = scratch / "volumes/shifted";
   auto mounts = snapcell::linux_sys::read_mountinfo();
+  REQUIRE(mounts);
+  const auto* lower = mount_at(*mounts, volume + "/lower");
+  REQUIRE(lower != nullptr);
+  CHECK(lower->mount_options.find("ro,") == 0);
+  CHECK(lower->mount_options.find("idmapped") != std::string::npos);
+  CHECK_THAT(spec->options, Catch::Contains("lowerdir=" + volume + "/lower,"));
+  REQUIRE(::mount(spec->source.c_str(), merged.c_str(), spec->fs_type.c_str(), MS_NOSUID | MS_NODEV,
+                  spec->options.c_str()) == 0);
+  mounts = snapcell::linux_sys::read_mountinfo();
   REQUIRE(mounts);
   const auto* entry = mount_at(*mounts, merged);
   REQUIRE(entry != nullptr);
-  CHECK(entry->fs_type == "overlay");
-  CHECK(entry->source == "snapcell-test-overlay");
   CHECK(entry->mount_options.find("rw") == 0);  // not overlay's read-only fallback
-  CHECK(entry->mount_options.find("nosuid") != std::string::npos);
+  CHECK(stat_of(merged).st_uid == kFirst);      // the upper root took the shifted base root's owner
   CHECK(stat_of(merged + "/x").st_uid == kFirst);
   CHECK(stat_of(merged + "/users-file").st_uid == kFirst + 1000);
 
+  auto userns = make_id_namespace(kRange);
+  REQUIRE(userns);
   const int merged_fd = open_dir(merged);
   const int status = as_namespace_root(userns->get(), [&] {
     const int fd = ::openat(merged_fd, "x", O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -243,14 +252,27 @@ TEST_CASE("host idmap: an overlay over idmapped layers, made by root of the name
   CHECK_FALSE(snapcell::testing::exists(merged + "/users-file"));
   CHECK(stat_of(merged + "/x").st_uid == kFirst + 5);
   CHECK(stat_of(merged + "/new").st_uid == kFirst);
-  // The upper layer holds the namespace's ids shifted back, as on any disk.
-  CHECK(stat_of(layers + "/upper/x").st_uid == 5);
-  CHECK(stat_of(layers + "/upper/new").st_uid == 0);
+  // The upper layer holds the shifted ids as they are (it goes with the volume).
+  CHECK(stat_of(volume + "/layers/upper/x").st_uid == kFirst + 5);
+  CHECK(stat_of(volume + "/layers/upper/new").st_uid == kFirst);
   CHECK(facts_of(base_paths) == before);
+
+  CHECK(volumes.remove("shifted").code() == EBUSY);  // the overlay is still mounted
   REQUIRE(::umount2(merged.c_str(), UMOUNT_NOFOLLOW) == 0);
+  // Something not idmapped on top of where the lower layer goes is never ours to unmount.
+  make_dir(scratch / "other");
+  REQUIRE(::mount((scratch / "other").c_str(), (volume + "/lower").c_str(), nullptr, MS_BIND, nullptr) == 0);
+  CHECK(volumes.remove("shifted").code() == EBUSY);
+  REQUIRE(::umount2((volume + "/lower").c_str(), UMOUNT_NOFOLLOW) == 0);
+  REQUIRE(volumes.remove("shifted"));
+  CHECK_FALSE(snapcell::testing::exists(volume));
+  mounts = snapcell::linux_sys::read_mountinfo();
+  REQUIRE(mounts);
+  for (const auto& left : *mounts) CHECK(left.mount_point.rfind(scratch.path() + "/volumes", 0) != 0);
+  CHECK(facts_of(base_paths) == before);
 }
 
-TEST_CASE("host idmap: bad ranges, sources and layers are refused naming the problem, and nothing is mounted",
+TEST_CASE("host idmap: bad ranges and sources are refused naming the problem, and nothing is mounted",
           "[host][idmap]") {
   HOST_REQUIRE_ROOT();
   using snapcell::linux_sys::validate_id_range;
@@ -268,20 +290,7 @@ TEST_CASE("host idmap: bad ranges, sources and layers are refused naming the pro
   REQUIRE_FALSE(missing);
   CHECK_THAT(missing.error().message(), Catch::Contains(scratch / "missing"));
 
-  const std::string volume = scratch / "volume";
-  make_dir(volume);
-  for (const char* bad : {"a:b", "/abs", "../up", "a/../../b", "a,b"}) {
-    OverlayLayers outside{"snapcell-test-overlay", volume, bad, "u", "w"};
-    auto refused = mount_overlay_as_namespace_root(userns->get(), outside, target);
-    REQUIRE_FALSE(refused);
-    CHECK_THAT(refused.error().message(), Catch::Contains(bad));
-  }
-
-  OverlayLayers absent{"snapcell-test-overlay", volume, "no-lower", "no-upper", "no-work"};
-  auto failed = mount_overlay_as_namespace_root(userns->get(), absent, target);
-  REQUIRE_FALSE(failed);
-  CHECK_THAT(failed.error().message(), Catch::Contains(volume + "/no-lower"));
-  CHECK_THAT(failed.error().message(), Catch::Contains("fsconfig(lowerdir)"));
+  CHECK_THROWS_AS(OverlayVolumes(scratch / "volumes", 16ull << 20, IdRange{0, 65'536}), snapcell::Failure);
 
   auto mounts = snapcell::linux_sys::read_mountinfo();
   REQUIRE(mounts);

@@ -48,6 +48,7 @@
 #include <fmt/format.h>
 
 #include "snapcell/linux/cgroup.hpp"
+#include "snapcell/linux/overlay_volumes.hpp"
 #include "snapcell/linux/proc_scan.hpp"
 #include "snapcell/linux/process_table.hpp"
 #include "snapcell/linux/supervisors.hpp"
@@ -1129,6 +1130,74 @@ TEMPLATE_TEST_CASE("Linux supervisor sandbox in its own user namespace: root ins
     CHECK_OK(supervisor.release(unit));
   }
   CHECK(world.in_root().empty());
+  CHECK(world.descendants().empty());
+  CHECK(world.sentinels_alive());
+}
+
+// The overlay backend in a user namespace: the kernel does not idmap an
+// overlay, so OverlayVolumes shifts its lower layer (the origin, idmapped,
+// read-only) and the sandbox enters the overlay as it is (root_shifted).
+// Root inside writes, chowns, removes and recreates as on any root; the
+// upper layer keeps the shifted ids; the origin keeps its own; and remove()
+// takes the shifted lower layer away with the layers' tmpfs.
+TEST_CASE("Linux default supervisor in its own user namespace over a shifted overlay", "[host]") {
+  using TestType = lx::DefaultSupervisor;
+  HOST_WORLD(world);
+  constexpr std::uint32_t first = 3'900'065'536u;
+  const snapcell::IdRange range{first, 65'536};
+  REQUIRE(::chmod(world.scratch.c_str(), 0700) == 0);
+  { std::ofstream(world.root + "/etc/base.conf") << "base\n"; }
+  lx::OverlayVolumes volumes(world.scratch + "/volumes", 64ull << 20, range);
+  const std::string name = "shifted-overlay";
+  auto spec = volumes.snapshot(world.root, name);
+  REQUIRE_OK(spec);
+  const std::string mount_point = world.scratch + "/mnt";
+  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  REQUIRE(::mount(spec->source.c_str(), mount_point.c_str(), spec->fs_type.c_str(), MS_NOSUID | MS_NODEV,
+                  spec->options.c_str()) == 0);
+  struct stat root_st {};
+  REQUIRE(::stat(mount_point.c_str(), &root_st) == 0);
+  CHECK(root_st.st_uid == first);  // the host sees the shifted owner
+
+  TestType supervisor(world.config());
+  auto unit = supervisor.unit_for(world.session_name());
+  auto run = spec_for<TestType>(world,
+                                {"busybox", "sh", "-c",
+                                 "id -u; echo new > /etc/new && echo more >> /etc/base.conf && chown 5:7 /usr && "
+                                 "rm -r /mnt && mkdir /mnt && touch /mnt/fresh && ls /mnt && echo done"},
+                                unit.session);
+  run.root = mount_point;
+  run.isolation.user_namespace = range;
+  run.isolation.root_shifted = true;
+  REQUIRE_OK(supervisor.spawn(unit, run));
+  REQUIRE_OK(supervisor.launch(unit));
+  auto outcome = supervisor.wait(unit, Millis(5000));
+  REQUIRE_OK(outcome);
+  CHECK(outcome->exit_code == 0);
+  CHECK_OK(supervisor.kill_all(unit, Millis(100)));
+  CHECK_OK(supervisor.release(unit));
+  CHECK(read_text(run.log_path) == "0\nfresh\ndone\n");
+
+  const std::string upper = world.scratch + "/volumes/" + name + "/layers/upper";
+  struct stat st {};
+  REQUIRE(::stat((upper + "/etc/new").c_str(), &st) == 0);
+  CHECK(st.st_uid == first);  // root inside, stored as the range's first
+  REQUIRE(::stat((upper + "/etc/base.conf").c_str(), &st) == 0);
+  CHECK(st.st_uid == first);  // copied up with the lower layer's shifted owner
+  CHECK(read_text(upper + "/etc/base.conf") == "base\nmore\n");
+  CHECK(read_text(world.root + "/etc/base.conf") == "base\n");
+  REQUIRE(::stat((upper + "/usr").c_str(), &st) == 0);
+  CHECK(st.st_uid == first + 5);
+  CHECK(st.st_gid == first + 7);
+  CHECK_FALSE(exists(world.root + "/etc/new"));
+  REQUIRE(::stat((world.root + "/usr").c_str(), &st) == 0);
+  CHECK(st.st_uid == 0);  // the origin keeps its owners
+
+  CHECK(volumes.remove(name).code() == EBUSY);  // the overlay is still mounted
+  REQUIRE(::umount2(mount_point.c_str(), UMOUNT_NOFOLLOW) == 0);
+  CHECK_OK(volumes.remove(name));
+  CHECK_FALSE(exists(world.scratch + "/volumes/" + name));
+  CHECK(world.mounts_below().empty());
   CHECK(world.descendants().empty());
   CHECK(world.sentinels_alive());
 }

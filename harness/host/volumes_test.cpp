@@ -368,6 +368,48 @@ TEST_CASE("host volumes: a copy's removal refuses a mount at its tree that is no
   CHECK_FALSE(exists(scratch / "copies/" + kName));
 }
 
+// A copy for a user namespace (issue 13, item 1): its owners are written
+// shifted into the namespace's range, so root of it owns the copy without
+// an idmapped mount (a tmpfs takes one from Linux 6.3); the base keeps its
+// owners; an owner the range does not hold is refused naming the file, and
+// nothing of the volume is left.
+TEST_CASE("host volumes: a shifted copy owns its files as the range's ids and refuses an owner beyond the range",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "base");
+  fill_base(scratch / "base");
+  write_text(scratch / "base/users-file", "u");
+  REQUIRE(::chown((scratch / "base/users-file").c_str(), 1000, 1001) == 0);
+  REQUIRE(::symlink("users-file", (scratch / "base/link").c_str()) == 0);
+  REQUIRE(::lchown((scratch / "base/link").c_str(), 7, 8) == 0);
+  constexpr std::uint32_t first = 3'300'065'536u;
+  CopyVolumes volumes(scratch / "copies", 1 << 20, snapcell::IdRange{first, 65'536});
+  REQUIRE(volumes.snapshot(scratch / "base", kName));
+  const std::string tree = scratch / "copies/" + kName + "/tree";
+  struct stat st {};
+  REQUIRE(::stat(tree.c_str(), &st) == 0);
+  CHECK(st.st_uid == first);
+  CHECK(st.st_gid == first);
+  REQUIRE(::stat((tree + "/users-file").c_str(), &st) == 0);
+  CHECK(st.st_uid == first + 1000);
+  CHECK(st.st_gid == first + 1001);
+  REQUIRE(::lstat((tree + "/link").c_str(), &st) == 0);
+  CHECK(st.st_uid == first + 7);
+  REQUIRE(::stat((scratch / "base/users-file").c_str(), &st) == 0);
+  CHECK(st.st_uid == 1000);  // the base keeps its own
+  REQUIRE(volumes.remove(kName));
+
+  REQUIRE(::chown((scratch / "base/users-file").c_str(), 100'000, 1001) == 0);
+  auto refused = volumes.snapshot(scratch / "base", kName);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message(), Catch::Contains("users-file"));
+  CHECK_THAT(refused.error().message(), Catch::Contains("beyond the 65536 ids"));
+  CHECK_FALSE(exists(scratch / "copies/" + kName));
+  CHECK(identity_on_top(tree) == "<none>");
+  CHECK_THROWS_AS(CopyVolumes(scratch / "copies", 1 << 20, snapcell::IdRange{0, 10}), snapcell::Failure);
+}
+
 TEST_CASE("host volumes: copy_tree keeps modes, owners, symlinks, device nodes and timestamps", "[host]") {
   HOST_REQUIRE_ROOT();
   Scratch scratch;

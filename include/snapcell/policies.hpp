@@ -93,6 +93,10 @@ struct Isolation {
   std::int64_t uid = -1;  // -1: keep the controller's (or, in a user namespace, be its root)
   std::int64_t gid = -1;
   IdRange user_namespace{};
+  // In a user namespace: the root already shows the namespace's ids (an
+  // overlay over a shifted lower layer, OverlayVolumes), so it is entered as
+  // it is rather than through an idmapped mount (which overlay refuses).
+  bool root_shifted = false;
   bool private_network = false;
   std::string working_dir = "/";  // inside the root, entered before execve
   std::uint64_t tmp_bytes = 0;    // the cap of the build's /tmp (a tmpfs); 0: 1 GiB

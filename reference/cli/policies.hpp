@@ -119,12 +119,12 @@ int with_policies(const RunOptions& options, const StateDirs& dirs, Body&& body)
     }
   if constexpr (compiled_in(only_backend, "copy"))
     if (options.backend == "copy") {
-      linux_sys::CopyVolumes volumes(dirs.volumes, disk_write_bytes(options));
+      linux_sys::CopyVolumes volumes(dirs.volumes, disk_write_bytes(options), options.user_namespace);
       return with_supervisor(volumes);
     }
   if constexpr (compiled_in(only_backend, "overlay"))
     if (options.backend == "overlay") {
-      linux_sys::OverlayVolumes volumes(dirs.volumes, disk_write_bytes(options));
+      linux_sys::OverlayVolumes volumes(dirs.volumes, disk_write_bytes(options), options.user_namespace);
       return with_supervisor(volumes);
     }
   not_compiled_in("--backend", options.backend, only_backend);

@@ -135,6 +135,7 @@ inline int run_command(RunOptions options) {
     lease = std::move(*leased);
   }
   const IdRange user_namespace = lease ? lease->range : IdRange{};
+  options.user_namespace = user_namespace;
   return with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;
@@ -146,6 +147,9 @@ inline int run_command(RunOptions options) {
     Isolation isolation;
     isolation.private_network = options.network == "none";
     isolation.user_namespace = user_namespace;
+    // Overlay and copy volumes are made shifted (OverlayVolumes, CopyVolumes);
+    // btrfs and lvm are idmapped for the sandbox.
+    isolation.root_shifted = user_namespace.count > 0 && (options.backend == "overlay" || options.backend == "copy");
     BuildRequest request{snapshot_origin(options), options.command, log, isolation};
     Report finished = run_interruptible(session, std::move(request),
                                         [&] { return copy_in(session.plan().mount_point, options.copy_in); });

@@ -36,7 +36,8 @@ struct RunOptions {
   std::string cgroup_parent = default_cgroup_parent();
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
-  std::string userns = "host";              // own: root of a user namespace of its own; host: the host's root
+  std::string userns = "own";               // own: root of a user namespace of its own; host: the host's root
+  IdRange user_namespace;                   // own: the range leased for the session (run_command fills it)
   std::vector<std::string> copy_in;         // files copied into /in of the snapshot before the command runs
   LimitOptions limits;                      // --max-processes, --memory, --disk (where it goes: disk_write_bytes...)
   std::string cow_size;                     // --cow-size, lvm classic (lvcreate -L); default: from the origin
@@ -119,13 +120,6 @@ inline Status validate(const RunOptions& options) {
     return sandbox;
   if (options.userns != "own" && options.userns != "host")
     return reject("--userns", fmt::format("unknown user namespace '{}' (own or host)", options.userns));
-  // Overlay cannot hand the build its root through an idmapped mount: the
-  // kernel refuses to idmap an overlay, whose layers must instead be mounted
-  // by root of the namespace (linux/idmap.hpp), which its volume manager does
-  // not do yet (issue 13).
-  if (options.userns == "own" && options.backend == "overlay")
-    return reject("--userns", "own is not available on the overlay backend yet (the kernel cannot idmap an overlay "
-                              "mount): use --backend copy, btrfs or lvm, or --userns host");
   // A command that is root of the host's user namespace without a PID
   // namespace could signal any host process of uid 0 by its PID, which no
   // capability or seccomp rule can tell from its own (issue 13, item 3).
@@ -146,6 +140,13 @@ inline Status validate(const RunOptions& options) {
     if (Status log = validate_absolute_path("--log", options.log); !log) return log;
   if (options.network != "none" && options.network != "host")
     return reject("--network", fmt::format("unknown network '{}' (none or host)", options.network));
+  // Root of the host's user namespace in the host's network namespace holds
+  // CAP_NET_ADMIN over the host's interfaces, routes and firewall, and
+  // reaches its abstract sockets (issue 13, item 4). Root of its own user
+  // namespace holds no capability over a network namespace it did not make.
+  if (options.network == "host" && options.userns == "host")
+    return reject("--network", "'host' only with --userns own: root of the host's user namespace would administer "
+                               "the host's network (interfaces, routes, firewall) and reach its abstract sockets");
   for (const auto& file : options.copy_in)
     if (Status valid = validate_absolute_path("--copy-in", file); !valid) return valid;
   if (options.command.empty() || options.command.front().empty())

@@ -24,7 +24,10 @@ struct Backend {
 };
 
 bool run_once(CaseContext& context, Backend& backend, bool keep_sample) {
-  std::vector<std::string> argv{kCli, "run"};
+  // --userns host for all three: the overlay base lives on the guest's
+  // tmpfs, which its kernel (Debian 12's 6.1) cannot idmap (6.3+), and the
+  // ratios compare backends, not identities (bench/compare has both).
+  std::vector<std::string> argv{kCli, "run", "--userns", "host"};
   argv.insert(argv.end(), backend.base_arguments.begin(), backend.base_arguments.end());
   argv.insert(argv.end(),
               {"--state-dir", kCliState, "--cgroup-parent", cli_cgroups(), "--timeout", "60", "--summary", "--", "/bin/true"});

@@ -18,6 +18,12 @@
 // has a device other than the run dir's, which the ownership proof needs.
 // A volume without its tmpfs (a snapshot that failed before mounting it) is
 // still listed, proven by place and removed.
+//
+// A shifted volume (`shift`: a user namespace's id range) is a copy whose
+// owners are written shifted into the range, as root of a namespace
+// mapping it sees the origin: the copy is the session's own, so its owners
+// may differ from the origin's, and no idmapped mount is needed (a tmpfs
+// takes one from Linux 6.3 only). Nothing of the origin changes.
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -47,10 +53,13 @@ class CopyVolumes {
   static constexpr std::string_view source_prefix = "snapcell-copy:";
 
   // `write_bytes`: how much one snapshot's build may write beyond the copy.
-  explicit CopyVolumes(std::string scratch_dir, std::uint64_t write_bytes = scratch_volumes::default_write_bytes)
-      : scratch_(std::move(scratch_dir)), write_bytes_(write_bytes) {
+  // `shift`: owners written into this range (count 0: as the origin's).
+  explicit CopyVolumes(std::string scratch_dir, std::uint64_t write_bytes = scratch_volumes::default_write_bytes,
+                       IdRange shift = {})
+      : scratch_(std::move(scratch_dir)), write_bytes_(write_bytes), shift_(shift) {
     validate_absolute_path("copy scratch dir", scratch_).or_throw();
     if (write_bytes_ == 0) throw Failure(logic_error("copy write cap", scratch_, "must be positive"));
+    if (shift_.count > 0) validate_id_range(shift_).or_throw();
   }
 
   static std::string source_of(const std::string& name) { return std::string(source_prefix) + name; }
@@ -121,7 +130,7 @@ class CopyVolumes {
   Status fill_and_cap(const std::string& origin, const std::string& tree) const {
     auto tree_fd = open_fd(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!tree_fd) return tree_fd.error();
-    if (Status copied = copy_tree_onto(origin, tree_fd->get(), tree); !copied) return copied;
+    if (Status copied = copy_tree_onto(origin, tree_fd->get(), tree, shift_); !copied) return copied;
     struct statvfs vfs {};
     if (::fstatvfs(tree_fd->get(), &vfs) != 0) return errno_error("fstatvfs", tree);
     const std::uint64_t used = static_cast<std::uint64_t>(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
@@ -133,6 +142,7 @@ class CopyVolumes {
 
   std::string scratch_;
   std::uint64_t write_bytes_;
+  IdRange shift_;
 };
 
 static_assert(VolumeManager<CopyVolumes>);

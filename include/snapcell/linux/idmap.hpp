@@ -1,7 +1,7 @@
 #pragma once
 // A snapshot seen as owned by root of a user namespace, without a chown of
-// anything (issue 13, item 1: the pieces the sandbox's own user namespace
-// will stand on; nothing calls them yet but their tests).
+// anything (issue 13, item 1: what the sandbox's own user namespace stands
+// on, LinuxSupervisor::spawn and OverlayVolumes).
 //
 // A build that is root of its own user namespace runs as host ids of a
 // range leased to its session (`first` .. `first + count - 1`, shown inside
@@ -16,17 +16,15 @@
 //
 // Overlay is the one backend that cannot simply be idmapped: the kernel
 // refuses MOUNT_ATTR_IDMAP on an overlay mount (EINVAL, seen on 6.18). Its
-// layers can be (5.19+), but then the overlay's own work (the work
-// directory, every copy-up) is done with its mounter's credentials, and the
-// host's root maps to nothing through an idmapped upper layer (EOVERFLOW,
-// and overlay falls back to read-only). So the overlay is mounted by root of
-// a namespace with the same map: a helper joins it, makes the overlay with
-// the new mount API in a mount namespace of its own, and hands the detached
-// mount back over a socket; the caller attaches it where it belongs.
+// layers can be (5.19+), but the overlay's own work (the work directory,
+// every copy-up) is done with its mounter's credentials, and the host's
+// root maps to nothing through an idmapped upper layer (EOVERFLOW, then a
+// read-only fallback). Only its lower layer is idmapped, then, and the
+// upper one stores the shifted ids as they are (OverlayVolumes).
 //
-// Every helper is a fork of the caller that runs only async-signal-safe
-// calls (the caller may have threads) and dies with the thread that forked
-// it (PR_SET_PDEATHSIG).
+// The helper that makes a namespace is a fork of the caller that runs only
+// async-signal-safe calls (the caller may have threads) and dies with the
+// thread that forked it (PR_SET_PDEATHSIG).
 
 #include <fcntl.h>
 #include <sched.h>
@@ -75,21 +73,6 @@ enum class HelperStep : std::int32_t {
   done = 0,
   death_signal,
   unshare_user,
-  enter_dir,
-  join_namespace,
-  drop_groups,
-  set_gid,
-  set_uid,
-  unshare_mount,
-  open_overlay,
-  set_source,
-  set_lower,
-  set_upper,
-  set_work,
-  set_userxattr,
-  create_overlay,
-  make_mount,
-  send_mount,
 };
 
 inline const char* operation_of(HelperStep step) {
@@ -97,21 +80,6 @@ inline const char* operation_of(HelperStep step) {
     case HelperStep::done: return "";
     case HelperStep::death_signal: return "prctl(PR_SET_PDEATHSIG)";
     case HelperStep::unshare_user: return "unshare(CLONE_NEWUSER)";
-    case HelperStep::enter_dir: return "fchdir";
-    case HelperStep::join_namespace: return "setns(CLONE_NEWUSER)";
-    case HelperStep::drop_groups: return "setgroups";
-    case HelperStep::set_gid: return "setresgid";
-    case HelperStep::set_uid: return "setresuid";
-    case HelperStep::unshare_mount: return "unshare(CLONE_NEWNS)";
-    case HelperStep::open_overlay: return "fsopen(overlay)";
-    case HelperStep::set_source: return "fsconfig(source)";
-    case HelperStep::set_lower: return "fsconfig(lowerdir)";
-    case HelperStep::set_upper: return "fsconfig(upperdir)";
-    case HelperStep::set_work: return "fsconfig(workdir)";
-    case HelperStep::set_userxattr: return "fsconfig(userxattr)";
-    case HelperStep::create_overlay: return "fsconfig(FSCONFIG_CMD_CREATE)";
-    case HelperStep::make_mount: return "fsmount";
-    case HelperStep::send_mount: return "sendmsg";
   }
   return "helper";
 }
@@ -122,8 +90,9 @@ struct HelperFailure {
 };
 
 // One HelperFailure record and room for one passed descriptor: what the
-// overlay helper sends and its caller receives. On the stack, allocating
-// nothing (the sending side runs in a fork).
+// sandbox's controller sends its child in a user namespace (the idmapped
+// root, sandbox.hpp). On the stack, allocating nothing (the receiving side
+// runs in a clone).
 struct FdMessage {
   HelperFailure record{};
   iovec payload{&record, sizeof record};
@@ -244,8 +213,12 @@ inline Result<UniqueFd> idmapped_tree(const std::string& source, int userns_fd, 
   mount_attr attributes{};
   attributes.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
   attributes.userns_fd = static_cast<std::uint64_t>(userns_fd);
-  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0)
-    return errno_error("mount_setattr(MOUNT_ATTR_IDMAP)", source);
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0) {
+    Error error = errno_error("mount_setattr(MOUNT_ATTR_IDMAP)", source);
+    if (error.code == EINVAL)
+      error.detail = "this kernel cannot idmap a mount of this filesystem (tmpfs needs Linux 6.3, overlay never)";
+    return error;
+  }
   return tree;
 }
 
@@ -254,101 +227,6 @@ inline Status bind_idmapped(const std::string& source, const std::string& target
   auto tree = idmapped_tree(source, userns_fd, read_only);
   if (!tree) return tree.status();
   if (::move_mount(tree->get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return errno_error("move_mount", target);
-  return {};
-}
-
-// An overlay's layers: three directories below `dir`, named relative to it
-// (lower is the idmapped base, upper and work on the idmapped layers'
-// filesystem), and the source name mountinfo will show for it.
-struct OverlayLayers {
-  std::string source;
-  std::string dir;
-  std::string lower, upper, work;
-};
-
-// Mounts the overlay `layers` describe at `target`, made by root of
-// `userns_fd` (the layers idmapped through a namespace of the same map, see
-// the top of this file), nosuid and nodev.
-//
-// The helper starts in `dir` (which others may search) and names the layers
-// relative to it. Root of the namespace may not search the directories
-// above (a state dir of mode 0700 belongs to the host's root, whom it does
-// not map), and the layers must be looked up in the helper's own mount
-// namespace (overlay refuses to clone an upper layer of another one):
-// unshare(CLONE_NEWNS) carries the working directory over into the copy, a
-// file descriptor would not.
-inline Status mount_overlay_as_namespace_root(int userns_fd, const OverlayLayers& layers, const std::string& target) {
-  for (const std::string* name : {&layers.lower, &layers.upper, &layers.work})
-    if (name->empty() || name->front() == '/' || name->find_first_of(":,\\\n") != std::string::npos ||
-        *name == ".." || name->starts_with("../") || name->find("/../") != std::string::npos ||
-        name->ends_with("/.."))
-      return logic_error("mount overlay", *name,
-                         "a layer must be named below the layers' directory, without '..', ':', ',', '\\' or newline");
-  auto dir = open_fd(layers.dir, O_PATH | O_DIRECTORY | O_NOFOLLOW);
-  if (!dir) return dir.error();
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-    return errno_error("socketpair", "overlay helper");
-  UniqueFd ours(pair[0]), theirs(pair[1]);
-  using idmap_detail::HelperStep;
-  const pid_t controller = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return errno_error("fork", "overlay helper");
-  if (pid == 0) {
-    const int out = pair[1];
-    auto fail = [&](HelperStep step) { idmap_detail::exit_reporting(out, step); };
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != controller) fail(HelperStep::death_signal);
-    if (::fchdir(dir->get()) != 0) fail(HelperStep::enter_dir);
-    // setns into a user namespace needs a single-threaded caller: a fork is.
-    if (::setns(userns_fd, CLONE_NEWUSER) != 0) fail(HelperStep::join_namespace);
-    // Raw calls: glibc's wrappers would signal the caller's threads, which
-    // this fork does not have.
-    if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(HelperStep::drop_groups);
-    if (::syscall(SYS_setresgid, 0, 0, 0) != 0) fail(HelperStep::set_gid);
-    if (::syscall(SYS_setresuid, 0, 0, 0) != 0) fail(HelperStep::set_uid);
-    if (::unshare(CLONE_NEWNS) != 0) fail(HelperStep::unshare_mount);
-    const int fs = ::fsopen("overlay", FSOPEN_CLOEXEC);
-    if (fs < 0) fail(HelperStep::open_overlay);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "source", layers.source.c_str(), 0) != 0) fail(HelperStep::set_source);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", layers.lower.c_str(), 0) != 0) fail(HelperStep::set_lower);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", layers.upper.c_str(), 0) != 0) fail(HelperStep::set_upper);
-    if (::fsconfig(fs, FSCONFIG_SET_STRING, "workdir", layers.work.c_str(), 0) != 0) fail(HelperStep::set_work);
-    // Overlay's own marks (opaque directories, redirects) in user.* xattrs:
-    // root of a user namespace may not write trusted.* ones.
-    if (::fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) != 0) fail(HelperStep::set_userxattr);
-    if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) fail(HelperStep::create_overlay);
-    const int mount = ::fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-    if (mount < 0) fail(HelperStep::make_mount);
-    idmap_detail::FdMessage done;  // HelperStep::done, with the mount attached
-    done.attach(mount);
-    if (::sendmsg(out, &done.header, MSG_NOSIGNAL) < 0) fail(HelperStep::send_mount);
-    ::_exit(0);
-  }
-  theirs.reset();
-  idmap_detail::FdMessage received;
-  const ssize_t got = retry_eintr([&] { return ::recvmsg(ours.get(), &received.header, MSG_CMSG_CLOEXEC); });
-  idmap_detail::reap(pid);
-  UniqueFd mount(received.attached());
-  const idmap_detail::HelperFailure& report = received.record;
-  if (got != static_cast<ssize_t>(sizeof report))
-    return Error{"mount overlay", target, EIO, "the helper exited without a report"};
-  if (report.step != HelperStep::done) {
-    // The directory and the three layer steps fail on their path (ENOENT, a
-    // lower layer that is not a directory): name it.
-    auto target_of = [&](HelperStep step) -> std::string {
-      switch (step) {
-        case HelperStep::enter_dir: return layers.dir;
-        case HelperStep::set_lower: return join_path(layers.dir, layers.lower);
-        case HelperStep::set_upper: return join_path(layers.dir, layers.upper);
-        case HelperStep::set_work: return join_path(layers.dir, layers.work);
-        default: return layers.source;
-      }
-    };
-    return errno_error(idmap_detail::operation_of(report.step), target_of(report.step), report.error);
-  }
-  if (!mount) return Error{"mount overlay", target, EIO, "the helper reported success without a mount"};
-  if (::move_mount(mount.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
     return errno_error("move_mount", target);
   return {};
 }

@@ -8,6 +8,17 @@
 //                                    size-capped: what one build may write
 //   <scratch>/<name>/layers/upper    what the build writes (root: the origin's owner and mode)
 //   <scratch>/<name>/layers/work     overlayfs's own; it leaves work/work behind with mode 000
+//   <scratch>/<name>/lower           shifted volumes only: the origin, idmapped and read-only
+//
+// A shifted volume (`shift`: a user namespace's id range) is seen as owned
+// by root of a user namespace with that map, so that a build that is root
+// there owns what the origin's root owns (linux/idmap.hpp). The kernel does
+// not idmap an overlay mount itself, so its lower layer is the origin
+// through an idmapped mount, and the upper layer (a tmpfs, thrown away with
+// the volume) stores the shifted ids as they are: root inside writes files
+// of the range's first id there, and copy-ups keep the lower layer's
+// shifted owners. The overlay is mounted by the host's root as any other;
+// nothing of the origin changes owner on disk.
 //
 // The mount source is "snapcell-overlay:<name>": mountinfo prints it as
 // given, so it is what proves a mount is the session's own. The layers'
@@ -31,6 +42,8 @@
 
 #include "snapcell/error.hpp"
 #include "snapcell/linux/fd.hpp"
+#include "snapcell/linux/idmap.hpp"
+#include "snapcell/linux/mountinfo.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/linux/tree.hpp"
 #include "snapcell/names.hpp"
@@ -208,13 +221,17 @@ class OverlayVolumes {
   static constexpr std::string_view layers_source_prefix = "snapcell-layers:";
   static constexpr std::uint64_t default_layers_bytes = scratch_volumes::default_write_bytes;
 
-  // Throws Failure for a scratch path overlay options could not carry. The
-  // directory itself is made (0700) by the first snapshot. `layers_bytes`:
-  // how much one snapshot's build may write.
-  explicit OverlayVolumes(std::string scratch_dir, std::uint64_t layers_bytes = default_layers_bytes)
-      : scratch_(std::move(scratch_dir)), layers_bytes_(layers_bytes) {
+  // Throws Failure for a scratch path overlay options could not carry, or a
+  // shift that is not a valid range. The directory itself is made (0700) by
+  // the first snapshot. `layers_bytes`: how much one snapshot's build may
+  // write. `shift`: snapshots are seen as owned by root of a user namespace
+  // mapping this range (count 0: as the origin is).
+  explicit OverlayVolumes(std::string scratch_dir, std::uint64_t layers_bytes = default_layers_bytes,
+                          IdRange shift = {})
+      : scratch_(std::move(scratch_dir)), layers_bytes_(layers_bytes), shift_(shift) {
     scratch_volumes::validate_option_path("overlay scratch dir", scratch_).or_throw();
     if (layers_bytes_ == 0) throw Failure(logic_error("overlay layers size", scratch_, "must be positive"));
+    if (shift_.count > 0) validate_id_range(shift_).or_throw();
   }
 
   static std::string source_of(const std::string& name) { return std::string(source_prefix) + name; }
@@ -227,25 +244,26 @@ class OverlayVolumes {
     if (Status valid = scratch_volumes::validate_origin_directory(origin); !valid) return valid.error();
     Status made = scratch_volumes::create_volume(scratch_, name, origin, [&](int volume_fd, const std::string& shown) {
       if (Status mounted = mount_layers(name, shown); !mounted) return mounted;
-      Status layers = make_layers(volume_fd, shown, origin);
-      if (!layers) (void)unmount_layers(name);  // else the volume could not be removed
+      Status layers = shift_.count > 0 ? mount_shifted_lower(volume_fd, name, shown, origin) : Status{};
+      if (layers) layers = make_layers(volume_fd, shown, shift_.count > 0 ? lower_dir(name) : origin);
+      if (!layers) (void)unmount_volume_mounts(name);  // else the volume could not be removed
       return layers;
     });
     if (!made) return made.error();
-    return spec_for(name, origin);
+    return spec_for(name, origin, shift_.count > 0);
   }
 
   // Refuses (EBUSY) while mountinfo shows the overlay: its upper layer must
-  // not change under a mounted overlay. Then unmounts the layers' tmpfs.
+  // not change under a mounted overlay. Then unmounts the shifted lower
+  // layer and the layers' tmpfs (whatever this object's shift: reap removes
+  // volumes of any session).
   Status remove(const std::string& name) {
     return scratch_volumes::remove_volume(scratch_, name, [&](int, const std::string&) -> Result<bool> {
       auto mounts = read_mountinfo();
       if (!mounts) return mounts.error();
       for (const auto& entry : *mounts)
         if (entry.fs_type == "overlay" && entry.source == source_of(name)) return true;
-      if (Status unmounted = scratch_volumes::unmount_own_tmpfs(layers_source_of(name), layers_dir(name), *mounts);
-          !unmounted)
-        return unmounted.error();
+      if (Status unmounted = unmount_volume_mounts(name, *mounts); !unmounted) return unmounted.error();
       return false;
     });
   }
@@ -257,7 +275,10 @@ class OverlayVolumes {
     if (!volume) return volume.error();
     std::string origin = scratch_volumes::read_origin(volume->get(), join_path(scratch_, name));
     if (Status valid = scratch_volumes::validate_option_path("recorded origin", origin); !valid) return valid.error();
-    return spec_for(name, origin);
+    // A volume made shifted has its lower directory, whatever this object's shift.
+    struct stat lower {};
+    const bool shifted = ::fstatat(volume->get(), "lower", &lower, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(lower.st_mode);
+    return spec_for(name, origin, shifted);
   }
 
  private:
@@ -273,17 +294,54 @@ class OverlayVolumes {
     return scratch_volumes::mount_own_tmpfs(layers_source_of(name), layers, layers_bytes_);
   }
 
-  // Unmounts <volume>/layers only when mountinfo shows there the tmpfs with
-  // this volume's own source (I2); absent is done. Something else mounted
-  // there is refused.
-  Status unmount_layers(const std::string& name) {
-    auto mounts = read_mountinfo();
-    if (!mounts) return mounts.error();
-    return scratch_volumes::unmount_own_tmpfs(layers_source_of(name), layers_dir(name), *mounts);
+  // Whether a mountinfo entry is a volume's shifted lower layer: at its
+  // lower directory (which only a snapshot of ours makes, in a volume
+  // directory it made exclusively), and idmapped.
+  bool is_shifted_lower(const std::string& name, const linux_text::MountInfoEntry& entry) const {
+    if (entry.mount_point != lower_dir(name)) return false;
+    for (std::string_view option : linux_text::split(entry.mount_options, ','))
+      if (option == "idmapped") return true;
+    return false;
   }
 
-  static Status make_layers(int volume_fd, const std::string& shown, const std::string& origin) {
-    auto origin_st = stat_path(origin);
+  // Unmounts a volume's mounts only where mountinfo proves them its own
+  // (I2): the shifted lower layer (a volume with a shift has one) when it is
+  // idmapped at <volume>/lower, then the layers' tmpfs when it carries this
+  // volume's source. Absent is done; anything else mounted there is refused.
+  Status unmount_volume_mounts(const std::string& name, const std::vector<linux_text::MountInfoEntry>& mounts) {
+    for (const auto& entry : mounts) {
+      if (entry.mount_point != lower_dir(name)) continue;
+      if (!is_shifted_lower(name, entry))
+        return Error{"umount2", lower_dir(name), EBUSY, fmt::format("a mount of '{}' is there, not idmapped", entry.source)};
+      if (::umount2(lower_dir(name).c_str(), UMOUNT_NOFOLLOW) != 0) return errno_error("umount2", lower_dir(name));
+    }
+    return scratch_volumes::unmount_own_tmpfs(layers_source_of(name), layers_dir(name), mounts);
+  }
+
+  Status unmount_volume_mounts(const std::string& name) {
+    auto mounts = read_mountinfo();
+    if (!mounts) return mounts.error();
+    return unmount_volume_mounts(name, *mounts);
+  }
+
+  std::string lower_dir(const std::string& name) const { return join_path(join_path(scratch_, name), "lower"); }
+
+  // <volume>/lower: the origin, read-only, through the shift's map. The
+  // namespace that carries the map is made once per object, on first use.
+  Status mount_shifted_lower(int volume_fd, const std::string& name, const std::string& shown, const std::string& origin) {
+    if (!shift_namespace_) {
+      auto made = make_id_namespace(shift_);
+      if (!made) return made.status();
+      shift_namespace_ = std::move(*made);
+    }
+    if (::mkdirat(volume_fd, "lower", 0700) != 0) return errno_error("mkdirat", shown + "/lower");
+    return bind_idmapped(origin, lower_dir(name), shift_namespace_.get(), /*read_only=*/true);
+  }
+
+  // `shown_origin`: what the upper layer's root takes its owner and mode
+  // from, the origin or its shifted view.
+  static Status make_layers(int volume_fd, const std::string& shown, const std::string& shown_origin) {
+    auto origin_st = stat_path(shown_origin);
     if (!origin_st) return origin_st.error();
     if (::mkdirat(volume_fd, "layers/upper", 0700) != 0) return errno_error("mkdirat", shown + "/layers/upper");
     if (::fchownat(volume_fd, "layers/upper", origin_st->st_uid, origin_st->st_gid, AT_SYMLINK_NOFOLLOW) != 0)
@@ -294,14 +352,17 @@ class OverlayVolumes {
     return {};
   }
 
-  MountSpec spec_for(const std::string& name, const std::string& origin) const {
+  MountSpec spec_for(const std::string& name, const std::string& origin, bool shifted) const {
     const std::string layers = layers_dir(name);
+    const std::string lower = shifted ? lower_dir(name) : origin;
     return MountSpec{source_of(name), "overlay",
-                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", origin, layers, layers), "/"};
+                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", lower, layers, layers), "/"};
   }
 
   std::string scratch_;
   std::uint64_t layers_bytes_;
+  IdRange shift_;
+  UniqueFd shift_namespace_;
 };
 
 static_assert(VolumeManager<OverlayVolumes>);

@@ -191,6 +191,7 @@ struct ChildPlan {
   bool namespace_init = false;  // the child is PID 1 of a new PID namespace
   bool private_network = false;  // in a new network namespace: bring loopback up
   bool user_namespace = false;  // root of a new user namespace, the root seen through an idmapped mount
+  bool root_shifted = false;    // ... or as it is: it shows the namespace's ids already
   std::int64_t uid = -1, gid = -1;  // -1: keep root (of the user namespace, when there is one)
   rlim_t max_processes = 0;       // RLIMIT_NPROC of the build's uid; 0: not set
   std::string working_dir = "/";
@@ -316,6 +317,7 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   plan.controller = ::getpid();
   const Isolation& isolation = spec.isolation;
   plan.user_namespace = isolation.user_namespace.count > 0;
+  plan.root_shifted = plan.user_namespace && isolation.root_shifted;
   if (plan.user_namespace)
     if (Status valid = validate_id_range(isolation.user_namespace); !valid) return valid;
   // (uid_t)-1 means "unchanged" to setresuid; in a user namespace only its
@@ -593,8 +595,9 @@ inline void set_ids(const ChildPlan& plan, uid_t uid, gid_t gid) noexcept {
 
 // The child of a new user namespace starts with ids the namespace does not
 // map (the host's root): the controller writes the map, then sends the root
-// shifted through it (an idmapped tree, LinuxSupervisor::spawn). EOF: the
-// controller is gone, the build never runs.
+// shifted through it (an idmapped tree, LinuxSupervisor::spawn), or nothing
+// but the news for a root that is shifted already (-1). EOF: the controller
+// is gone, the build never runs.
 inline int receive_root(const ChildPlan& plan) noexcept {
   idmap_detail::FdMessage message;
   for (;;) {
@@ -604,6 +607,10 @@ inline int receive_root(const ChildPlan& plan) noexcept {
     ::_exit(127);
   }
   const int tree = message.attached();
+  if (plan.root_shifted) {
+    if (tree >= 0) ::close(tree);
+    return -1;
+  }
   if (tree < 0) {
     errno = EPROTO;
     fail(plan, ChildStep::await_map);

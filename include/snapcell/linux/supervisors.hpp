@@ -328,7 +328,7 @@ class LinuxSupervisor {
     child_end.reset();
 
     if (user_namespace)
-      if (Status shared = share_idmapped_root(cloned->pid, spec, parent_end.get()); !shared)
+      if (Status shared = share_map_and_root(cloned->pid, spec, parent_end.get()); !shared)
         return abort_spawn(unit, shared.error());
     if (Status ready = await_ready(parent_end.get(), plan); !ready) return abort_spawn(unit, ready.error());
     // The child joined its v1 leaves itself (child::join_cgroups_v1):
@@ -557,15 +557,23 @@ class LinuxSupervisor {
   // What a child in a new user namespace waits for (child::receive_root):
   // its map onto the leased range, then its root cloned and shifted through
   // that same namespace, so that root inside owns what the host's root owns
-  // on disk. The child is ours and unreaped: its /proc entry is its own.
-  static Status share_idmapped_root(Pid child, const SpawnSpec& spec, int channel) {
+  // on disk (unless the root shows the range's ids already). The child is
+  // ours and unreaped: its /proc entry is its own.
+  static Status share_map_and_root(Pid child, const SpawnSpec& spec, int channel) {
     if (Status mapped = write_id_maps(child, spec.isolation.user_namespace); !mapped) return mapped;
-    auto user_namespace = open_fd(fmt::format("/proc/{}/ns/user", child), O_RDONLY);
-    if (!user_namespace) return user_namespace.status();
-    auto tree = idmapped_tree(spec.root, user_namespace->get(), false);
-    if (!tree) return tree.status();
     idmap_detail::FdMessage message;
-    message.attach(tree->get());
+    UniqueFd tree;
+    if (!spec.isolation.root_shifted) {
+      auto user_namespace = open_fd(fmt::format("/proc/{}/ns/user", child), O_RDONLY);
+      if (!user_namespace) return user_namespace.status();
+      auto made = idmapped_tree(spec.root, user_namespace->get(), false);
+      if (!made) return made.status();
+      tree = std::move(*made);
+      message.attach(tree.get());
+    } else {
+      message.header.msg_control = nullptr;
+      message.header.msg_controllen = 0;
+    }
     if (retry_eintr([&] { return ::sendmsg(channel, &message.header, MSG_NOSIGNAL); }) < 0)
       return errno_error("sendmsg(idmapped root)", spec.root);
     return {};

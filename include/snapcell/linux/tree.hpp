@@ -30,6 +30,7 @@
 #include "snapcell/linux/mountinfo.hpp"
 #include "snapcell/linux/sys.hpp"
 #include "snapcell/names.hpp"
+#include "snapcell/policies.hpp"
 
 namespace snapcell::linux_sys {
 
@@ -248,7 +249,24 @@ struct CopyContext {
   TreePlace source_top;
   dev_t destination_device = 0;  // the copy's top: met inside the source, the copy would never end
   ino_t destination_inode = 0;
+  IdRange shift{};  // count > 0: owners written as shift.first + theirs (copy_tree_onto)
 };
+
+// The owner a copy gives an entry: the source's, or shifted into the range
+// (an id the range does not hold is refused: inside it would be nobody's).
+inline Status copied_owner(const CopyContext& context, const struct statx& sx, const std::string& shown, uid_t& uid,
+                           gid_t& gid) {
+  uid = sx.stx_uid;
+  gid = sx.stx_gid;
+  if (context.shift.count == 0) return {};
+  if (uid >= context.shift.count || gid >= context.shift.count)
+    return logic_error("copy tree", shown,
+                       fmt::format("owned by {}:{}, beyond the {} ids of the user namespace it is copied for", uid, gid,
+                                   context.shift.count));
+  uid += context.shift.first;
+  gid += context.shift.first;
+  return {};
+}
 
 inline struct timespec to_timespec(const struct statx_timestamp& t) {
   struct timespec ts {};
@@ -258,8 +276,11 @@ inline struct timespec to_timespec(const struct statx_timestamp& t) {
 }
 
 // Owner before mode: chown clears the set-user-ID and set-group-ID bits.
-inline Status copy_attributes_fd(int fd, const struct statx& sx, const std::string& shown) {
-  if (::fchown(fd, sx.stx_uid, sx.stx_gid) != 0) return errno_error("fchown", shown);
+inline Status copy_attributes_fd(int fd, const struct statx& sx, const std::string& shown, const CopyContext& context) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (Status owner = copied_owner(context, sx, shown, uid, gid); !owner) return owner;
+  if (::fchown(fd, uid, gid) != 0) return errno_error("fchown", shown);
   if (::fchmod(fd, sx.stx_mode & 07777) != 0) return errno_error("fchmod", shown);
   const struct timespec times[2] = {to_timespec(sx.stx_atime), to_timespec(sx.stx_mtime)};
   if (::futimens(fd, times) != 0) return errno_error("futimens", shown);
@@ -311,7 +332,7 @@ inline Status copy_entry(int from_dir, int to_dir, const std::string& name, cons
     auto to = open_at(to_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!to) return errno_error("openat", shown, to.code());
     if (Status copied = copy_children(from->get(), to->get(), shown, context); !copied) return copied;
-    return copy_attributes_fd(to->get(), *opened, shown);  // after the content: a 0555 directory is filled first
+    return copy_attributes_fd(to->get(), *opened, shown, context);  // after the content: a 0555 directory is filled first
   }
   if (type == S_IFREG) {
     auto from = open_at(from_dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY);
@@ -319,7 +340,7 @@ inline Status copy_entry(int from_dir, int to_dir, const std::string& name, cons
     auto to = open_at(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (!to) return errno_error("openat O_EXCL", shown, to.code());
     if (Status copied = copy_file_data(from->get(), to->get(), shown); !copied) return copied;
-    return copy_attributes_fd(to->get(), *sx, shown);
+    return copy_attributes_fd(to->get(), *sx, shown, context);
   }
   if (type == S_IFLNK) {
     std::string target(static_cast<std::size_t>(sx->stx_size) + 1, '\0');
@@ -340,7 +361,10 @@ inline Status copy_entry(int from_dir, int to_dir, const std::string& name, cons
     return logic_error("copy tree", shown, fmt::format("unknown file type {:o}", type));
   }
   // A symlink or a node: by name, never followed (a symlink's mode means nothing).
-  if (::fchownat(to_dir, name.c_str(), sx->stx_uid, sx->stx_gid, AT_SYMLINK_NOFOLLOW) != 0)
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (Status owner = copied_owner(context, *sx, shown, uid, gid); !owner) return owner;
+  if (::fchownat(to_dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
     return errno_error("fchownat", shown);
   if (type != S_IFLNK && ::fchmodat(to_dir, name.c_str(), sx->stx_mode & 07777, 0) != 0)
     return errno_error("fchmodat", shown);
@@ -365,17 +389,20 @@ inline Status copy_children(int from_dir, int to_dir, const std::string& shown, 
 // (atime and mtime) and device numbers; hard links become separate files;
 // extended attributes, ACLs and file capabilities are not copied. A mount
 // point inside the source is an error (EBUSY), as in remove_tree_at. On
-// failure the partial copy is left for the caller to remove.
-inline Status copy_tree_onto(const std::string& source, int destination_fd, const std::string& shown) {
+// failure the partial copy is left for the caller to remove. `shift`
+// (count > 0): every owner is written shifted into that range, as a user
+// namespace mapping it sees the source (an owner beyond it is refused).
+inline Status copy_tree_onto(const std::string& source, int destination_fd, const std::string& shown,
+                             IdRange shift = {}) {
   auto from = open_fd(source, O_RDONLY | O_DIRECTORY);
   if (!from) return errno_error("open directory", source, from.code());
   auto from_sx = statx_fd(from->get(), source);
   if (!from_sx) return from_sx.status();
   auto to_sx = statx_fd(destination_fd, shown);
   if (!to_sx) return to_sx.status();
-  const detail::CopyContext context{{device_of(*from_sx), from_sx->stx_mnt_id}, device_of(*to_sx), to_sx->stx_ino};
+  const detail::CopyContext context{{device_of(*from_sx), from_sx->stx_mnt_id}, device_of(*to_sx), to_sx->stx_ino, shift};
   if (Status copied = detail::copy_children(from->get(), destination_fd, source, context); !copied) return copied;
-  return detail::copy_attributes_fd(destination_fd, *from_sx, shown);
+  return detail::copy_attributes_fd(destination_fd, *from_sx, shown, context);
 }
 
 // The same onto a new directory `name` in `destination_dir_fd`, which must
