@@ -143,6 +143,9 @@ void add_verify(CLI::App& app, VerifyOptions& options) {
   auto* verify = app.add_subcommand("verify", "Run every escape and sabotage technique in a fresh session; judge each from outside");
   verify->add_option("--backend", options.backend, "overlay, btrfs, copy or lvm")->capture_default_str();
   verify->add_option("--supervisor", options.supervisor, "default, cgroup, pidns or session")->capture_default_str();
+  verify->add_option("--userns", options.userns,
+                     "own: each technique as root of a user namespace of its own (run's default); host: as the host's root")
+      ->capture_default_str();
   verify->add_option("--base", options.base,
                      "A base holding the adversaries in /opt/snapcell-adversaries, for lvm an origin VG/LV "
                      "(default: build one)");

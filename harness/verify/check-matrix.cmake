@@ -1,7 +1,8 @@
 # Runs `snapcell verify --json` and compares its matrix (technique and
 # verdict, one per line) with the checked-in expectation: any changed cell
 # fails, a regression or an unexplained improvement alike.
-#   cmake -DCLI=<snapcell> -DBACKEND=overlay -DSUPERVISOR=default -DEXPECTED=<file> -P check-matrix.cmake
+#   cmake -DCLI=<snapcell> -DBACKEND=overlay -DSUPERVISOR=default [-DUSERNS=own|host] -DEXPECTED=<file>
+#         -P check-matrix.cmake
 # Or with a report verify wrote elsewhere (the qemu guest's, for lvm) and a file holding its exit status:
 #   cmake -DREPORT=<json file> -DSTATUS_FILE=<file> -DBACKEND=lvm -DSUPERVISOR=default -DEXPECTED=<file> -P check-matrix.cmake
 cmake_minimum_required(VERSION 3.25)  # IN_LIST, string(JSON)
@@ -21,7 +22,10 @@ else()
     message("SKIPPED: not root")
     return()
   endif()
-  execute_process(COMMAND ${CLI} verify --json --backend ${BACKEND} --supervisor ${SUPERVISOR}
+  if(NOT USERNS)
+    set(USERNS own)
+  endif()
+  execute_process(COMMAND ${CLI} verify --json --backend ${BACKEND} --supervisor ${SUPERVISOR} --userns ${USERNS}
                   RESULT_VARIABLE status OUTPUT_VARIABLE json ERROR_VARIABLE errors)
 endif()
 string(JSON schema ERROR_VARIABLE bad GET "${json}" schema)

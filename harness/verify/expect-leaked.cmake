@@ -3,7 +3,8 @@
 # leaked with the leak the mutant file names (`# leak: <regex>`, matched
 # against each of the report's leaks) and the exit code is 1: the check
 # catches the missing protection, for the reason it is missing.
-#   cmake -DCLI=<mutant snapcell> -DTECHNIQUE=<name> -DSUPERVISOR=<s> [-DBACKEND=<b>] -DSPEC=<mutant file>
+#   cmake -DCLI=<mutant snapcell> -DTECHNIQUE=<name> -DSUPERVISOR=<s> [-DBACKEND=<b>] [-DUSERNS=own|host]
+#         -DSPEC=<mutant file>
 #         -P expect-leaked.cmake
 execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT uid STREQUAL "0")
@@ -13,7 +14,11 @@ endif()
 if(NOT BACKEND)
   set(BACKEND overlay)
 endif()
-execute_process(COMMAND ${CLI} verify --json --backend ${BACKEND} --supervisor ${SUPERVISOR} --only ${TECHNIQUE}
+if(NOT USERNS)
+  set(USERNS own)
+endif()
+execute_process(COMMAND ${CLI} verify --json --backend ${BACKEND} --supervisor ${SUPERVISOR} --userns ${USERNS}
+                        --only ${TECHNIQUE}
                 RESULT_VARIABLE status OUTPUT_VARIABLE json ERROR_VARIABLE errors)
 string(JSON verdict ERROR_VARIABLE bad GET "${json}" techniques 0 verdict)
 if(bad)
@@ -21,7 +26,8 @@ if(bad)
 endif()
 string(JSON leaks GET "${json}" techniques 0 leaks)
 if(NOT verdict STREQUAL "leaked" OR NOT status EQUAL 1)
-  message(FATAL_ERROR "mutant NOT caught: ${TECHNIQUE} on ${BACKEND} under ${SUPERVISOR} is '${verdict}' (exit ${status}):\n${json}")
+  message(FATAL_ERROR "mutant NOT caught: ${TECHNIQUE} on ${BACKEND} under ${SUPERVISOR} (--userns ${USERNS}) is "
+                      "'${verdict}' (exit ${status}):\n${json}")
 endif()
 file(STRINGS ${SPEC} leak_line REGEX "^# leak: .")
 string(REGEX REPLACE "^# leak: " "" leak_regex "${leak_line}")

@@ -1,4 +1,6 @@
 # `snapcell verify` in CI (label verify, and host: root, real kernel):
+#   verify/matrix/overlay-default-userns-host  the same as root of the host's user namespace
+#                                        (expected/userns-host/overlay-default.txt)
 #   verify/matrix/<backend>-<supervisor>  the whole catalogue, for every backend (overlay, btrfs,
 #                                        copy) with every supervisor (default, cgroup, pidns,
 #                                        session); every cell as checked in
@@ -33,6 +35,17 @@ foreach(backend IN ITEMS overlay btrfs copy)
 endforeach()
 add_dependencies(snapcell snapcell-adversaries)
 
+# The documented opt-out, --userns host: the adversaries as root of the
+# host's user namespace, against everything else of the sandbox (issue 13,
+# acceptance 1). Its matrix shows what that remainder still stops.
+set(test verify/matrix/overlay-default-userns-host)
+add_test(NAME ${test}
+         COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=overlay -DSUPERVISOR=default -DUSERNS=host
+                 -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/userns-host/overlay-default.txt
+                 -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
+set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
+                                        SKIP_REGULAR_EXPRESSION "SKIPPED:")
+
 # A run that tried nothing is no pass: an empty --base has none of the programs.
 add_test(NAME verify/empty-base-is-not-run
          COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DWORK=${CMAKE_CURRENT_BINARY_DIR}/verify-empty-base
@@ -65,6 +78,13 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   if(NOT backend)
     set(backend overlay)
   endif()
+  # `# userns: host`: a protection that root of its own user namespace does
+  # not need (its powers end at its namespaces) shows under the opt-out.
+  file(STRINGS ${spec} userns REGEX "^# userns: ")
+  string(REPLACE "# userns: " "" userns "${userns}")
+  if(NOT userns)
+    set(userns own)
+  endif()
   file(STRINGS ${spec} leak REGEX "^# leak: .")
   if(NOT technique OR NOT supervisor OR NOT leak)
     message(FATAL_ERROR "${spec}: needs lines '# technique: <name>', '# supervisor: <name>' and '# leak: <regex>'")
@@ -90,7 +110,7 @@ foreach(spec IN LISTS SNAPCELL_VERIFY_MUTANTS)
   target_compile_options(${cli} PRIVATE -O1 -g0)
   add_test(NAME verify/mutant/${name}
            COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:${cli}> -DTECHNIQUE=${technique} -DSUPERVISOR=${supervisor}
-                   -DBACKEND=${backend} -DSPEC=${spec}
+                   -DBACKEND=${backend} -DUSERNS=${userns} -DSPEC=${spec}
                    -P ${SNAPCELL_VERIFY_DIR}/expect-leaked.cmake)
   set_tests_properties(verify/mutant/${name} PROPERTIES LABELS "verify;mutation;host" RUN_SERIAL TRUE
                        ENVIRONMENT "${SNAPCELL_VERIFY_ENV}" SKIP_REGULAR_EXPRESSION "SKIPPED:")

@@ -47,6 +47,29 @@ inline std::string summary_line(const Report& report) {
                      report.clean() ? "nothing left" : "LEFT RESOURCES", phases, total);
 }
 
+// A range for a session's user namespace (--userns own), held until the
+// lease is dropped; none for --userns host.
+inline Result<std::optional<IdLease>> lease_user_namespace(std::string_view userns) {
+  if (userns != "own") return std::optional<IdLease>{};
+  auto leased = lease_ids(user_namespace_lease_dir(), user_namespace_pool, random_nonce());
+  if (!leased) return leased.error();
+  return std::optional<IdLease>{std::move(*leased)};
+}
+
+// What run (and verify, which runs as run does) asks of the sandbox beyond
+// its fixed hardening: the network, and root of the leased user namespace.
+// Overlay and copy volumes are made shifted into the range (OverlayVolumes,
+// CopyVolumes), so the root is entered as it is; btrfs and lvm roots are
+// idmapped for the sandbox.
+inline Isolation sandbox_isolation(const RunOptions& options) {
+  Isolation isolation;
+  isolation.private_network = options.network == "none";
+  isolation.user_namespace = options.user_namespace;
+  isolation.root_shifted =
+      options.user_namespace.count > 0 && (options.backend == "overlay" || options.backend == "copy");
+  return isolation;
+}
+
 // Who the command ran as, for the reports: null for the host's root.
 inline nlohmann::ordered_json user_namespace_json(const IdRange& range) {
   if (range.count == 0) return nullptr;
@@ -128,13 +151,9 @@ inline int run_command(RunOptions options) {
   if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   // Held until the process exits: the session, its teardown and its proofs
   // all end before the lock goes.
-  std::optional<IdLease> lease;
-  if (options.userns == "own") {
-    auto leased = lease_ids(user_namespace_lease_dir(), user_namespace_pool, random_nonce());
-    if (!leased) return print_error(exit_sandbox_failed, leased.error().message());
-    lease = std::move(*leased);
-  }
-  const IdRange user_namespace = lease ? lease->range : IdRange{};
+  auto lease = lease_user_namespace(options.userns);
+  if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
+  const IdRange user_namespace = *lease ? (*lease)->range : IdRange{};
   options.user_namespace = user_namespace;
   return with_policies(options, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
@@ -144,13 +163,7 @@ inline int run_command(RunOptions options) {
     config.limits = supervisor_limits(options.limits);
     Session session(volumes, mounter, supervisor, journal, config, random_nonce);
     std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
-    Isolation isolation;
-    isolation.private_network = options.network == "none";
-    isolation.user_namespace = user_namespace;
-    // Overlay and copy volumes are made shifted (OverlayVolumes, CopyVolumes);
-    // btrfs and lvm are idmapped for the sandbox.
-    isolation.root_shifted = user_namespace.count > 0 && (options.backend == "overlay" || options.backend == "copy");
-    BuildRequest request{snapshot_origin(options), options.command, log, isolation};
+    BuildRequest request{snapshot_origin(options), options.command, log, sandbox_isolation(options)};
     Report finished = run_interruptible(session, std::move(request),
                                         [&] { return copy_in(session.plan().mount_point, options.copy_in); });
     return report_and_exit(finished, options, user_namespace);

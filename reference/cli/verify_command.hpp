@@ -55,6 +55,7 @@ inline constexpr const char* verify_schema = "snapcell.verify/1";
 struct VerifyOptions {
   std::string backend = "overlay";
   std::string supervisor = "default";
+  std::string userns = "own";     // own: root of a user namespace of its own, as run's default; host: the host's root
   std::string base;               // empty: a busybox base built in a scratch dir; lvm: an origin VG/LV
   std::string vg;                 // lvm without --base: the VG verify makes its own origin in
   std::string thin_pool;          // lvm without --base: make that origin thin, in this pool
@@ -112,6 +113,8 @@ inline Status validate(const VerifyOptions& options) {
   if (!one_of(options.supervisor, supervisors))
     return reject("--supervisor",
                   fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
+  if (options.userns != "own" && options.userns != "host")
+    return reject("--userns", fmt::format("unknown user namespace '{}' (own or host)", options.userns));
   for (const auto& name : options.only)
     if (!find_technique(name)) return reject("--only", fmt::format("unknown technique '{}' (see snapcell verify --list)", name));
   if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 600))
@@ -160,13 +163,18 @@ class Verifier {
  public:
   // `base` is the tree the checks read; for lvm, `lvm_origin` is what the
   // sessions snapshot (and `base` its read-only view).
+  // `user_namespace`: the range leased for the sessions' user namespace
+  // (count 0: they run as root of the host's, --userns host).
   Verifier(const VerifyOptions& options, const VerifyLimits& limits, std::string base, std::string snapshot_dir,
-           const VerifyScratch& scratch, const VerifyCgroups& cgroups, const VerifyLvmOrigin* lvm_origin = nullptr)
+           const VerifyScratch& scratch, const VerifyCgroups& cgroups, IdRange user_namespace,
+           const VerifyLvmOrigin* lvm_origin = nullptr)
       : options_(options), base_(std::move(base)), scratch_(scratch), cgroups_(cgroups), lvm_origin_(lvm_origin),
         limits_(limits), dirs_(join_path(scratch.path(), "state")), host_dir_(join_path(scratch.path(), "host")) {
     run_.base = lvm_origin ? lvm_origin->qualified() : base_;
     run_.backend = options.backend;
     run_.supervisor = options.supervisor;
+    run_.userns = options.userns;
+    run_.user_namespace = user_namespace;
     run_.state_dir = dirs_.root;
     run_.snapshot_dir = snapshot_dir;
     run_.cgroup_parent = cgroups.v2_parent();
@@ -304,12 +312,12 @@ class Verifier {
       config.grace = Millis{static_cast<Millis::rep>(options_.grace_seconds * 1000)};
       config.limits = limits_.limits;
       Session session(volumes, mounter, supervisor, journal, config, random_nonce);
-      // What `snapcell run` gives a build by default: a network namespace
-      // with only loopback. The adversaries run as root inside it (the
-      // builder's own uid is `snapcell build`'s, tested by its own suite).
-      Isolation isolation;
-      isolation.private_network = true;
-      report = run_interruptible(session, BuildRequest{snapshot_origin(run_), argv, log, isolation}, [] { return Status{}; });
+      // What `snapcell run` gives a build by default (or with --userns host):
+      // a network namespace with only loopback, the adversaries as root of
+      // the session's user namespace. The builder's own uid is `snapcell
+      // build`'s, tested by its own suite.
+      report = run_interruptible(session, BuildRequest{snapshot_origin(run_), argv, log, sandbox_isolation(run_)},
+                                 [] { return Status{}; });
       return 0;
     });
     return report;
@@ -541,12 +549,18 @@ inline int verify_command(const VerifyOptions& options) {
     snapshot_dir = parent_of(base);
   }
 
-  Verifier verifier(options, limits, base, snapshot_dir, scratch, cgroups, lvm_origin.get());
+  // One range for all the sessions, which run one after the other; held
+  // until verify ends, after the last session's teardown.
+  auto lease = lease_user_namespace(options.userns);
+  if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
+  const IdRange user_namespace = *lease ? (*lease)->range : IdRange{};
+  Verifier verifier(options, limits, base, snapshot_dir, scratch, cgroups, user_namespace, lvm_origin.get());
   const std::string shown_base = !options.base.empty() ? options.base
                                  : lvm_origin        ? fmt::format("a busybox base in the origin LV {}", lvm_origin->qualified())
                                                      : "a busybox base built in " + scratch.path();
   if (!options.json) {
     fmt::print("snapcell verify: backend {}, supervisor {}, base {}\n", options.backend, options.supervisor, shown_base);
+    fmt::print("  each technique as {}\n", describe_identity(user_namespace));
     fmt::print("  each technique in a fresh session: deadline {} s, grace {} s, {} processes, {} MiB memory, {} MiB disk\n",
                options.timeout_seconds, options.grace_seconds, limits.limits.max_processes,
                limits.limits.max_memory_bytes >> 20, limits.disk_bytes >> 20);
@@ -568,6 +582,7 @@ inline int verify_command(const VerifyOptions& options) {
     out["backend"] = options.backend;
     out["supervisor"] = options.supervisor;
     out["base"] = shown_base;
+    out["user_namespace"] = user_namespace_json(user_namespace);
     out["limits"] = {{"deadline_ms", options.timeout_seconds * 1000},
                      {"grace_ms", options.grace_seconds * 1000},
                      {"max_processes", limits.limits.max_processes},

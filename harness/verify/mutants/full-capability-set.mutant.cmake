@@ -4,6 +4,7 @@
 # it attaches to verify's witness process on the host, which sees its tracer.
 # technique: ptraces_outside
 # supervisor: cgroup
+# userns: host
 # leak: the host's witness process [0-9]+ was traced \(ptrace\)
 mutate(snapcell/linux/sandbox.hpp [=[
   cut_bounding_set(plan);

@@ -3,6 +3,7 @@
 # from outside (and puts it back).
 # technique: sets_hostname
 # supervisor: default
+# userns: host
 # leak: the host's name changed to 'snapcell'
 mutate(snapcell/linux/supervisors.hpp [=[
     const std::uint64_t flags = clone_newns | clone_newuts | clone_newipc | (UsesPidNamespace ? clone_newpid : 0) |

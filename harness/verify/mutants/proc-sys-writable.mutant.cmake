@@ -4,6 +4,7 @@
 # and verify's own comparison would catch any other value.
 # technique: writes_sysctl
 # supervisor: default
+# userns: host
 # leak: the build says it reached: .*sys
 mutate(snapcell/linux/sandbox.hpp [=[
   std::vector<std::string_view> read_only{"sys", "sysrq-trigger", "irq", "bus", "fs"};
