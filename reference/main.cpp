@@ -56,6 +56,8 @@ void add_run(CLI::App& app, RunOptions& options) {
   run->add_option("--cgroup-parent", options.cgroup_parent, "The cgroup v2 directory builds' cgroups go under")
       ->capture_default_str();
   run->add_option("--log", options.log, "Where the command's output goes (default: under the state dir)");
+  run->add_option("--log-cap", options.log_cap_mib, "MiB of the output kept; the rest is counted and dropped")
+      ->capture_default_str();
   run->add_option("--network", options.network, "none (only loopback, in a namespace of its own) or host")
       ->capture_default_str();
   run->add_option("--userns", options.userns,
@@ -98,6 +100,8 @@ void add_build(CLI::App& app, BuildOptions& options) {
       ->capture_default_str();
   build->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();
   build->add_option("--out", options.out, "Where wheels and the build log go")->capture_default_str();
+  build->add_option("--log-cap", options.log_cap_mib, "MiB of the build's log kept; the rest is counted and dropped")
+      ->capture_default_str();
   build->add_option("--wheelhouse", options.wheelhouse,
                     "A directory of wheels (absolute path): build requirements the base lacks are installed from it, "
                     "offline, into the throwaway snapshot");

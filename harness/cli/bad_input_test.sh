@@ -48,6 +48,9 @@ expect_refused "host root without a PID namespace (cgroup)" "'cgroup' has no PID
 expect_refused "host root without a PID namespace (session)" "'session' has no PID namespace" run "${base[@]}" --userns host --supervisor session -- /bin/true
 expect_refused "unknown user namespace" "unknown user namespace 'shared'" run "${base[@]}" --userns shared -- /bin/true
 expect_refused "host network for host root" "'host' only with --userns own" run "${base[@]}" --userns host --network host -- /bin/true
+expect_refused "log cap of nothing" "--log-cap" run "${base[@]}" --log-cap 0 -- /bin/true
+expect_refused "log cap past 64 GiB" "--log-cap" run "${base[@]}" --log-cap 65537 -- /bin/true
+expect_refused "log cap of a build that is not a number" "--log-cap" build "$scratch/file" --base "$scratch/base" --state-dir "$state" --log-cap lots
 expect_refused "negative timeout" "--timeout" run "${base[@]}" --timeout -1 -- /bin/true
 expect_refused "timeout that is no number" "timeout" run "${base[@]}" --timeout soon -- /bin/true
 expect_refused "disk cap below 16 MiB" "--disk: must be between 16" run "${base[@]}" --disk 8 -- /bin/true

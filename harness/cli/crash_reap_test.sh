@@ -55,8 +55,12 @@ for trial in $(seq "$trials"); do
 done
 echo "killed $trials runs; journal records left: $(ls "$state/journal" | wc -l)"
 
-"$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" | tail -1
-status=${PIPESTATUS[0]}
+reap_output=$("$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" 2>&1)
+status=$?
+echo "$reap_output" | tail -1
+# What reap said about each session it could not finish, and its errors: the first clue on a failure.
+((status == 0)) || echo "$reap_output" |
+  awk '/^session /{show = /LEFT RESOURCES/} show || /^snapcell reap:/ {print "  reap: " $0}'
 failures=0
 check() {  # description, count, expected
   if [[ "$2" != "$3" ]]; then echo "FAIL $1: $2 (expected $3)"; failures=$((failures + 1)); else echo "ok   $1: $2"; fi
@@ -68,6 +72,7 @@ check "volumes left besides the live one" "$(ls "$state/volumes" | grep -vc "^$l
 check "volumes' own tmpfs left besides the live one's" \
   "$(findmnt -rn -o SOURCE | grep -E '^snapcell-(layers|copy):' | grep -vc ":$live$")" 0
 check "journal records left besides the live one" "$(ls "$state/journal" | grep -vc "^$live$")" 0
+check "logs of killed runs left in the state dir" "$(find "$state/logs" -type f 2>/dev/null | wc -l)" 0
 check "cgroups left besides the live one" \
   "$(find "$cgroup_parent" -mindepth 1 -maxdepth 1 -type d -name 'snapcell-*' ! -name "$live" | wc -l)" 0
 check "processes of killed builds" "$(pgrep -c -f 'sleep 1000' || true)" 0
@@ -75,5 +80,5 @@ check "the live session's mount" "$(findmnt -rn -o TARGET | grep -c "^$state/mnt
 check "the live session's build" "$(pgrep -c -f '^/bin/sleep 120$' || true)" 1
 check "the live session's controller" "$(kill -0 "$live_pid" 2>/dev/null && echo alive)" alive
 
-echo "$((11 - failures)) passed, $failures failed"
+echo "$((12 - failures)) passed, $failures failed"
 exit $((failures > 0))

@@ -62,3 +62,10 @@ target_link_libraries(snapcell-uid-lease-test PRIVATE snapcell::core snapcell_ca
 add_test(NAME host/id-lease-skips-ids-a-process-still-runs-as COMMAND snapcell-uid-lease-test)
 set_tests_properties(host/id-lease-skips-ids-a-process-still-runs-as PROPERTIES LABELS "host;cli" RUN_SERIAL TRUE
                      SKIP_REGULAR_EXPRESSION "SKIPPED:" FAIL_REGULAR_EXPRESSION "${SNAPCELL_NOTHING_RAN}")
+
+# The output log's cap, its note and its tail (cli/capped_log.hpp, cli/session_log.hpp).
+add_executable(snapcell-capped-log-test ${SNAPCELL_SIGNALS_DIR}/capped_log_test.cpp)
+target_include_directories(snapcell-capped-log-test PRIVATE ${PROJECT_SOURCE_DIR}/reference)
+target_compile_options(snapcell-capped-log-test PRIVATE ${SNAPCELL_WARNINGS})
+target_link_libraries(snapcell-capped-log-test PRIVATE snapcell::core snapcell_catch_main)
+catch_discover_tests(snapcell-capped-log-test TEST_PREFIX "cli/" PROPERTIES LABELS "unit;cli")

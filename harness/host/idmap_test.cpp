@@ -208,6 +208,7 @@ TEST_CASE("host idmap: a shifted overlay volume takes root's writes, removals an
   OverlayVolumes volumes(scratch / "volumes", 16ull << 20, kRange);
   auto spec = volumes.snapshot(base, "shifted");
   REQUIRE(spec);
+  CHECK(spec->shows_shifted_ids);
   const std::string volume = scratch / "volumes/shifted";
   auto mounts = snapcell::linux_sys::read_mountinfo();
   REQUIRE(mounts);

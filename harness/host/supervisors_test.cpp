@@ -1158,6 +1158,7 @@ TEST_CASE("Linux default supervisor in its own user namespace over a shifted ove
   struct stat root_st {};
   REQUIRE(::stat(mount_point.c_str(), &root_st) == 0);
   CHECK(root_st.st_uid == first);  // the host sees the shifted owner
+  CHECK(spec->shows_shifted_ids);
 
   TestType supervisor(world.config());
   auto unit = supervisor.unit_for(world.session_name());
@@ -1168,7 +1169,7 @@ TEST_CASE("Linux default supervisor in its own user namespace over a shifted ove
                                 unit.session);
   run.root = mount_point;
   run.isolation.user_namespace = range;
-  run.isolation.root_shifted = true;
+  run.isolation.root_shifted = spec->shows_shifted_ids;  // as the Session passes it on
   REQUIRE_OK(supervisor.spawn(unit, run));
   REQUIRE_OK(supervisor.launch(unit));
   auto outcome = supervisor.wait(unit, Millis(5000));

@@ -89,6 +89,7 @@ void round_trip(Volumes& volumes, const std::string& origin, const std::string& 
   SyscallMounter mounter;
   auto spec = volumes.snapshot(origin, kName);
   REQUIRE(spec);
+  CHECK_FALSE(spec->shows_shifted_ids);  // made without a shift: the sandbox idmaps it, if at all
   const std::string identity = snapcell::mount_identity(spec->source, spec->root);
 
   auto listed = volumes.list("hosttest-");
@@ -280,8 +281,43 @@ TEST_CASE("host volumes: a volume whose origin record is missing lists as a snap
   REQUIRE(listed);
   REQUIRE(listed->size() == 1);
   CHECK(listed->front().origin == "?");
+  CHECK_FALSE(listed->front().cut_short_empty);  // it holds its layers: only the origin's proof may remove it
   CHECK_FALSE(volumes.mount_spec(kName));
   REQUIRE(volumes.remove(kName));
+}
+
+// What `snapcell run` killed between create_volume's mkdir and its write of
+// the origin leaves (crash_reap_test.sh met it on copy, one run in ~700).
+TEST_CASE("host volumes: a volume cut short before its origin was recorded lists as empty only while it holds nothing",
+          "[host]") {
+  HOST_REQUIRE_ROOT();
+  Scratch scratch;
+  make_dir(scratch / "copies");
+  CopyVolumes volumes(scratch / "copies");
+  const std::string volume = scratch / ("copies/" + kName);
+  auto listed_one = [&] {
+    auto listed = volumes.list("hosttest-");
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 1);
+    CHECK(listed->front().origin == "?");
+    return listed->front();
+  };
+  make_dir(volume);
+  CHECK(listed_one().cut_short_empty);
+  write_text(volume + "/origin", "");
+  CHECK(listed_one().cut_short_empty);
+  write_text(volume + "/tree", "");
+  CHECK_FALSE(listed_one().cut_short_empty);
+  REQUIRE(::unlink((volume + "/tree").c_str()) == 0);
+  REQUIRE(::unlink((volume + "/origin").c_str()) == 0);
+  REQUIRE(::symlink("/etc/hostname", (volume + "/origin").c_str()) == 0);
+  CHECK_FALSE(listed_one().cut_short_empty);  // a symlink is never taken for the empty record
+  REQUIRE(::unlink((volume + "/origin").c_str()) == 0);
+  make_dir(volume + "/origin");
+  CHECK_FALSE(listed_one().cut_short_empty);
+  REQUIRE(::rmdir((volume + "/origin").c_str()) == 0);
+  REQUIRE(volumes.remove(kName));
+  CHECK(::access(volume.c_str(), F_OK) != 0);
 }
 
 // ---- copy ----------------------------------------------------------------------
@@ -385,7 +421,9 @@ TEST_CASE("host volumes: a shifted copy owns its files as the range's ids and re
   REQUIRE(::lchown((scratch / "base/link").c_str(), 7, 8) == 0);
   constexpr std::uint32_t first = 3'300'065'536u;
   CopyVolumes volumes(scratch / "copies", 1 << 20, snapcell::IdRange{first, 65'536});
-  REQUIRE(volumes.snapshot(scratch / "base", kName));
+  auto spec = volumes.snapshot(scratch / "base", kName);
+  REQUIRE(spec);
+  CHECK(spec->shows_shifted_ids);  // what the Session passes on for the sandbox to enter it as it is
   const std::string tree = scratch / "copies/" + kName + "/tree";
   struct stat st {};
   REQUIRE(::stat(tree.c_str(), &st) == 0);

@@ -29,6 +29,10 @@ struct MountSpec {
   std::string fs_type;  // "bind" for a bind mount of `source`
   std::string options;
   std::string root = "/";
+  // The tree already shows a user namespace's ids (its owners were written
+  // shifted, or its lower layer is an idmapped mount): the Session passes it
+  // on as Isolation::root_shifted, as only the volume manager knows it.
+  bool shows_shifted_ids = false;
   bool operator==(const MountSpec&) const = default;
 };
 
@@ -36,6 +40,10 @@ struct MountSpec {
 struct VolumeInfo {
   std::string name;
   std::string origin;  // what it is a snapshot of; empty for an origin itself
+  // A create cut short before it recorded its origin, holding nothing: the
+  // origin is unknown, but removing it loses nothing, so no proof of origin
+  // is needed. Only a backend whose volume starts empty can say so.
+  bool cut_short_empty = false;
 };
 
 // The facts about a path that decide whether it is a session's own mount; the
@@ -94,8 +102,9 @@ struct Isolation {
   std::int64_t gid = -1;
   IdRange user_namespace{};
   // In a user namespace: the root already shows the namespace's ids (an
-  // overlay over a shifted lower layer, OverlayVolumes), so it is entered as
-  // it is rather than through an idmapped mount (which overlay refuses).
+  // overlay over a shifted lower layer, a copy with shifted owners), so it is
+  // entered as it is rather than through an idmapped mount (which overlay
+  // refuses). The Session sets it from MountSpec::shows_shifted_ids.
   bool root_shifted = false;
   bool private_network = false;
   std::string working_dir = "/";  // inside the root, entered before execve
@@ -108,6 +117,7 @@ struct SpawnSpec {
   Limits limits;
   std::string log_path;            // stdout and stderr go here; empty: /dev/null
   Isolation isolation;
+  int log_fd = -1;                 // instead of log_path, when given: borrowed, duplicated for the child
 };
 
 struct WaitOutcome {

@@ -43,6 +43,7 @@ struct BuildRequest {
   std::vector<std::string> argv;
   std::string log_path;  // where the command's stdout and stderr go; empty: nowhere
   Isolation isolation;   // uid, network, working directory (policies.hpp)
+  int log_fd = -1;       // instead of log_path: a descriptor of the caller's (a capped pipe), borrowed
 };
 
 inline Status validate_config(const SessionConfig& config) {
@@ -132,6 +133,7 @@ class Session {
     auto spec = volumes_.snapshot(plan_.origin, plan_.volume);
     if (!spec) return abort_with(spec.status());
     plan_.mount_source = mount_identity(spec->source, spec->root);
+    root_shows_shifted_ids_ = spec->shows_shifted_ids;
     if (Status journaled = journal_.update(plan_.name, serialize_plan(plan_)); !journaled) return abort_with(journaled);
     snapshot_timer.stop();
 
@@ -159,7 +161,10 @@ class Session {
     unit_ = supervisor_.unit_for(plan_.name);
     plan_.unit = unit_->serialize();
     if (Status journaled = journal_.update(plan_.name, serialize_plan(plan_)); !journaled) return abort_with(journaled);
-    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits, request_.log_path, request_.isolation});
+    Isolation isolation = request_.isolation;
+    isolation.root_shifted = root_shows_shifted_ids_;
+    if (Status spawned = supervisor_.spawn(*unit_, SpawnSpec{plan_.mount_point, request_.argv, config_.limits,
+                                                             request_.log_path, isolation, request_.log_fd});
         !spawned)
       return abort_with(spawned);
     plan_.unit = unit_->serialize();
@@ -296,6 +301,7 @@ class Session {
   SessionConfig config_;
   NonceSource nonce_;
   BuildRequest request_;
+  bool root_shows_shifted_ids_ = false;  // the snapshot's MountSpec says so
   SessionPlan plan_;
   std::optional<typename S::Unit> unit_;
   Phase phase_ = Phase::idle;

@@ -173,7 +173,9 @@ void unwind_mount_point(M& mounter, const SessionPlan& plan, Report& report) {
 }
 
 // Only a snapshot of the recorded origin is removed; an origin (or a volume of
-// another origin that happens to carry the name) never is.
+// another origin that happens to carry the name) never is. A volume cut
+// short empty needs no such proof: removing it loses nothing (a controller
+// killed between making the volume and recording its origin leaves one).
 template <VolumeManager V>
 void unwind_volume(V& volumes, const SessionPlan& plan, Report& report) {
   auto listed = volumes.list(plan.volume);
@@ -184,9 +186,12 @@ void unwind_volume(V& volumes, const SessionPlan& plan, Report& report) {
   auto found = std::find_if(listed->begin(), listed->end(), [&](const VolumeInfo& v) { return v.name == plan.volume; });
   if (found == listed->end()) return report.add("remove", plan.volume, Outcome::absent);
   std::string refusal;
-  if (found->origin.empty()) refusal = "is an origin, not a snapshot";
-  else if (!plan.origin.empty() && found->origin != plan.origin)
+  if (found->cut_short_empty) {
+  } else if (found->origin.empty()) {
+    refusal = "is an origin, not a snapshot";
+  } else if (!plan.origin.empty() && found->origin != plan.origin) {
     refusal = fmt::format("is a snapshot of '{}', not of the session's origin '{}'", found->origin, plan.origin);
+  }
   if (!refusal.empty()) {
     report.add("remove", plan.volume, Outcome::refused, refusal);
     return report.remain(ResourceKind::volume, plan.volume, refusal);

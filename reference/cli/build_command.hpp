@@ -25,11 +25,13 @@
 #include "cli/build_proof.hpp"
 #include "cli/build_report.hpp"
 #include "cli/build_uid.hpp"
+#include "cli/capped_log.hpp"
 #include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/interruptible.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_command.hpp"
+#include "cli/session_log.hpp"
 #include "cli/state.hpp"
 #include "cli/wheel_out.hpp"
 #include "snapcell/session.hpp"
@@ -194,7 +196,6 @@ inline int build_command(const BuildOptions& options) {
   if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
   result.uid = lease->uid;
   const std::string file_name = fs::path(result.sdist_path).filename().string();
-  const std::string state_log = join_path(dirs.logs, fmt::format("build-{}.log", lease->uid));
 
   Sentinel sentinel;
   const RunOptions run = policy_options(options, *base);
@@ -205,7 +206,10 @@ inline int build_command(const BuildOptions& options) {
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
     config.limits = supervisor_limits(options.limits);
-    Session session(volumes, mounter, supervisor, journal, config, random_nonce);
+    Session session(volumes, mounter, supervisor, journal, config, nonces_starting_with(nonce, random_nonce));
+    const std::string state_log = session_log_path(dirs, config.prefix, nonce);
+    auto log = CappedLog::open(options.log_cap_mib << 20);
+    if (!log) return print_error(exit_sandbox_failed, log.error().message());
 
     Isolation isolation;
     isolation.uid = lease->uid;
@@ -216,13 +220,14 @@ inline int build_command(const BuildOptions& options) {
                          {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir, build_driver,
                           wheelhouse->empty() ? "" : wheelhouse_in_sandbox,
                           options.supervisor == "default" || options.supervisor == "pidns" ? "pidns" : ""},
-                         state_log, isolation};
+                         state_log, isolation, (*log)->build_end()};
     std::uint64_t network_namespace = 0;
     std::vector<std::string> unit_cgroups;
     Report progress;
     // Between steps, and in the wait, a signal ends it all in the teardown below (I9).
     if (!interrupted() && session.begin(std::move(request)) && !interrupted() && session.setup() && !interrupted()) {
       Status staged = timed(progress, "stage", [&] {
+        if (Status attached = (*log)->attach(state_log, /*append=*/false); !attached) return attached;
         return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid, *wheelhouse);
       });
       if (!staged) result.errors.push_back(staged.error());
@@ -245,6 +250,7 @@ inline int build_command(const BuildOptions& options) {
       }
     }
     result.report = session.teardown();
+    result.log_dropped_bytes = (*log)->finish().dropped;
     result.report.interrupted_by = interrupted();
     for (const auto& [phase, ms] : progress.phase_ms) result.report.phase_ms.emplace_back(phase, ms);
 

@@ -34,6 +34,7 @@ struct BuildOptions {
   std::string snapshot_dir;
   std::string cgroup_parent = default_cgroup_parent();
   LimitOptions limits{.max_processes = 256, .memory_mib = 2048};  // --max-processes, --memory, --disk
+  std::uint64_t log_cap_mib = default_log_cap_mib;  // what of the build's log is kept
 };
 
 inline Status validate(const BuildOptions& options) {
@@ -69,6 +70,7 @@ inline Status validate(const BuildOptions& options) {
   if (!options.snapshot_dir.empty())
     if (Status dir = validate_absolute_path("--snapshot-dir", options.snapshot_dir); !dir) return dir;
   if (Status limits = validate_limits(options.limits, options.cow_size); !limits) return limits;
+  if (Status cap = validate_log_cap(options.log_cap_mib); !cap) return cap;
   return {};
 }
 

@@ -15,7 +15,7 @@
 //   "missing_requirements": [{"requirement": "setuptools-scm>=8", "why": "base has none"}],
 //   "left_behind": processes alive when the backend had returned, or null,
 //   "reason": one line: why the build failed ("" when built),
-//   "log": "/path/to/build.log",
+//   "log": "/path/to/build.log", "log_dropped_bytes": what went past --log-cap (0: nothing),
 //   "phases_ms": {"validate", "claim", "mkdir", "snapshot", "mount", "prove", "stage", "spawn", "build",
 //                 "kill", "verify", "release", "collect", "unmount", "rmdir", "remove", "teardown"},
 //   "turnaround_ms": everything but the build itself,
@@ -55,6 +55,7 @@ struct BuildResult {
   Collected outputs;
   DriverReports driver;  // what the build driver said from inside: missing requirements, leftovers
   std::string log;
+  std::uint64_t log_dropped_bytes = 0;
   CleanupProof cleanup;
   std::vector<Error> errors;  // the builder's own (staging, collecting), besides the session's
 
@@ -139,6 +140,7 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
                                                   : nlohmann::ordered_json();
   json["reason"] = result.reason();
   json["log"] = result.log;
+  json["log_dropped_bytes"] = result.log_dropped_bytes;
   json["phases_ms"] = session["phases_ms"];
   json["turnaround_ms"] = result.turnaround_ms();
   const CleanupProof& proof = result.cleanup;
@@ -171,7 +173,9 @@ inline std::string build_to_text(const BuildResult& result) {
   for (const auto& refused : result.outputs.refused) text += fmt::format("  refused  {}\n", refused);
   for (const auto& missing : result.driver.missing_requirements) text += fmt::format("  missing  {}\n", missing.line());
   if (const std::string why = result.reason(); !why.empty()) text += fmt::format("  reason   {}\n", why);
-  text += fmt::format("  log      {}\n", result.log);
+  text += fmt::format("  log      {}{}\n", result.log,
+                      result.log_dropped_bytes ? fmt::format(" ({} bytes past --log-cap dropped)", result.log_dropped_bytes)
+                                               : std::string());
   const CleanupProof& proof = result.cleanup;
   text += fmt::format(
       "  cleanup  processes left {}, mounts left {}, cgroups left {}, network namespaces left {}, volume removed {}, "

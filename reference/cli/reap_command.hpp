@@ -17,6 +17,7 @@
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
 #include "cli/run_options.hpp"
+#include "cli/session_log.hpp"
 #include "cli/state.hpp"
 #include "snapcell/journal.hpp"
 #include "snapcell/linux/directory_journal.hpp"
@@ -104,6 +105,8 @@ inline int reap_command(const ReapOptions& reap_options) {
         for (const Report& report : reaped.sessions) {
           ++reaped_count;
           if (!report.clean()) ++left;
+          // The output a killed `run` or `build` left in the state dir, under the session's name.
+          else if (is_session_name("snapcell", report.session)) (void)::unlink(session_log_path(dirs, report.session).c_str());
           if (reap_options.json) sessions.push_back(report_to_json(report, options.backend, options.supervisor));
           else std::fputs(format_report(report).c_str(), stdout);
         }

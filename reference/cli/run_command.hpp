@@ -19,7 +19,9 @@
 #include "cli/interruptible.hpp"
 #include "cli/json_report.hpp"
 #include "cli/policies.hpp"
+#include "cli/capped_log.hpp"
 #include "cli/run_options.hpp"
+#include "cli/session_log.hpp"
 #include "cli/state.hpp"
 #include "snapcell/session.hpp"
 
@@ -65,9 +67,37 @@ inline Isolation sandbox_isolation(const RunOptions& options) {
   Isolation isolation;
   isolation.private_network = options.network == "none";
   isolation.user_namespace = options.user_namespace;
-  isolation.root_shifted =
-      options.user_namespace.count > 0 && (options.backend == "overlay" || options.backend == "copy");
   return isolation;
+}
+
+// The command's output: in the file --log named, or, without one, its end
+// in the report (the state dir's copy is removed).
+struct RunOutput {
+  std::string log;  // --log; empty: none
+  CappedLog::Written written;
+  std::uint64_t cap_bytes = 0;
+  LogTail tail;     // without --log
+};
+
+inline std::string describe_output(const RunOutput& output) {
+  const std::string dropped =
+      output.written.dropped == 0
+          ? std::string()
+          : fmt::format(", {} more dropped at the cap of {} MiB (--log-cap)", output.written.dropped, output.cap_bytes >> 20);
+  if (!output.log.empty()) return fmt::format("  output: {} bytes in {}{}\n", output.written.kept, one_line(output.log), dropped);
+  if (output.written.kept == 0) return "  output: none\n";
+  std::string text = fmt::format("  output: {} bytes{}", output.written.kept, dropped);
+  text += output.tail.complete ? ":\n" : fmt::format(", the last {} lines:\n", output.tail.lines.size());
+  for (const auto& line : output.tail.lines) text += fmt::format("    | {}\n", line);
+  return text;
+}
+
+inline nlohmann::ordered_json output_json(const RunOutput& output) {
+  nlohmann::ordered_json json{{"bytes", output.written.kept}, {"dropped_bytes", output.written.dropped},
+                              {"cap_bytes", output.cap_bytes}};
+  if (!output.log.empty()) json["log"] = output.log;
+  else json["tail"] = output.tail.lines;
+  return json;
 }
 
 // Who the command ran as, for the reports: null for the host's root.
@@ -82,7 +112,8 @@ inline std::string describe_identity(const IdRange& range) {
                      std::uint64_t{range.first} + range.count - 1);
 }
 
-inline int report_and_exit(const Report& report, const RunOptions& options, const IdRange& user_namespace) {
+inline int report_and_exit(const Report& report, const RunOptions& options, const IdRange& user_namespace,
+                           const RunOutput& output) {
   if (options.summary) {
     std::puts(summary_line(report).c_str());
     for (const auto& error : report.errors) fmt::print("  error: {}\n", error.message());
@@ -90,6 +121,7 @@ inline int report_and_exit(const Report& report, const RunOptions& options, cons
   } else if (options.json) {
     auto json = report_to_json(report, options.backend, options.supervisor, sandbox_limits(options));
     json["user_namespace"] = user_namespace_json(user_namespace);
+    json["output"] = output_json(output);
     std::puts(json.dump(2).c_str());
   } else {
     std::fputs(format_report(report).c_str(), stdout);
@@ -98,6 +130,7 @@ inline int report_and_exit(const Report& report, const RunOptions& options, cons
     std::string phases;
     for (const auto& [phase, ms] : report.phase_ms) phases += fmt::format(" {} {:.2f}", phase, ms);
     fmt::print("  timings (ms):{}\n", phases);
+    std::fputs(describe_output(output).c_str(), stdout);
   }
   if (report.interrupted_by != 0) return interrupted_exit(report.interrupted_by);
   if (!report.errors.empty() && !report.build) return exit_sandbox_failed;
@@ -161,12 +194,23 @@ inline int run_command(RunOptions options) {
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
     config.limits = supervisor_limits(options.limits);
-    Session session(volumes, mounter, supervisor, journal, config, random_nonce);
-    std::string log = options.log.empty() ? join_path(dirs.logs, fmt::format("run-{}.log", ::getpid())) : options.log;
-    BuildRequest request{snapshot_origin(options), options.command, log, sandbox_isolation(options)};
-    Report finished = run_interruptible(session, std::move(request),
-                                        [&] { return copy_in(session.plan().mount_point, options.copy_in); });
-    return report_and_exit(finished, options, user_namespace);
+    const std::uint64_t nonce = random_nonce();
+    Session session(volumes, mounter, supervisor, journal, config, nonces_starting_with(nonce, random_nonce));
+    const std::string log_path = options.log.empty() ? session_log_path(dirs, config.prefix, nonce) : options.log;
+    auto log = CappedLog::open(options.log_cap_mib << 20);
+    if (!log) return print_error(exit_sandbox_failed, log.error().message());
+    BuildRequest request{snapshot_origin(options), options.command, log_path, sandbox_isolation(options), (*log)->build_end()};
+    Report finished = run_interruptible(session, std::move(request), [&] {
+      if (Status attached = (*log)->attach(log_path, /*append=*/!options.log.empty()); !attached) return attached;
+      return copy_in(session.plan().mount_point, options.copy_in);
+    });
+    RunOutput output{options.log, (*log)->finish(), (*log)->cap_bytes(), {}};
+    // The state dir's log goes once its end is in the report: --log keeps one.
+    if (options.log.empty()) {
+      output.tail = read_log_tail(log_path);
+      ::unlink(log_path.c_str());
+    }
+    return report_and_exit(finished, options, user_namespace, output);
   });
 }
 

@@ -23,6 +23,15 @@ namespace snapcell::cli {
 inline constexpr std::string_view backends[] = {"overlay", "btrfs", "copy", "lvm"};
 inline constexpr std::string_view supervisors[] = {"default", "cgroup", "pidns", "session"};
 
+// The output a log keeps: more than any build log of the corpus by far,
+// little for a state dir in RAM. --log-cap takes 1 MiB to 64 GiB.
+inline constexpr std::uint64_t default_log_cap_mib = 64;
+
+inline Status validate_log_cap(std::uint64_t mib) {
+  if (mib < 1 || mib > (64u << 10)) return logic_error("--log-cap", "", "must be between 1 and 65536 MiB");
+  return {};
+}
+
 struct RunOptions {
   std::string base;
   std::string backend = "overlay";
@@ -35,6 +44,7 @@ struct RunOptions {
   std::string snapshot_dir;                 // btrfs: where snapshots go; default: beside the base
   std::string cgroup_parent = default_cgroup_parent();
   std::string log;                          // the command's output; default: <state dir>/logs/<session>.log
+  std::uint64_t log_cap_mib = default_log_cap_mib;  // what of the output is kept; the rest is counted and dropped
   std::string network = "none";             // none: a network namespace with only loopback; host: the host's
   std::string userns = "own";               // own: root of a user namespace of its own; host: the host's root
   IdRange user_namespace;                   // own: the range leased for the session (run_command fills it)
@@ -138,6 +148,7 @@ inline Status validate(const RunOptions& options) {
   if (Status cgroup = validate_absolute_path("--cgroup-parent", options.cgroup_parent); !cgroup) return cgroup;
   if (!options.log.empty())
     if (Status log = validate_absolute_path("--log", options.log); !log) return log;
+  if (Status cap = validate_log_cap(options.log_cap_mib); !cap) return cap;
   if (options.network != "none" && options.network != "host")
     return reject("--network", fmt::format("unknown network '{}' (none or host)", options.network));
   // Root of the host's user namespace in the host's network namespace holds

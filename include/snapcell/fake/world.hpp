@@ -49,6 +49,7 @@ struct FakeVolume {
   std::string origin;  // empty for an origin
   DeviceId device = 0;
   std::map<std::string, std::string> files;
+  bool cut_short_empty = false;  // made by a snapshot its controller died in: empty, origin unknown
 };
 
 struct FakeMount {

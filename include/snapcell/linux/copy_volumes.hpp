@@ -119,7 +119,8 @@ class CopyVolumes {
     if (!volume) return volume.error();
     auto place = place_in_filesystem(tree_path(name));
     if (!place) return place.error();
-    return MountSpec{place->mount.source, "bind", tree_path(name), place->root};
+    // Shifted as this object copies: nothing on disk says how a copy was made.
+    return MountSpec{place->mount.source, "bind", tree_path(name), place->root, shift_.count > 0};
   }
 
  private:

@@ -58,9 +58,9 @@ namespace scratch_volumes {
 inline constexpr const char* origin_file = "origin";
 
 // Nothing in a scratch directory is ever an origin: a volume whose record
-// is missing or empty (a crash between mkdir and the write) reads "?", a
-// snapshot of something unknown. The core then removes it only when it has
-// no journal naming another origin, and reports it otherwise.
+// is missing or empty reads "?", a snapshot of something unknown, which the
+// core refuses to remove for a session of a known origin. Unless it holds
+// nothing else: see cut_short_empty.
 inline constexpr std::string_view unknown_origin = "?";
 
 // Overlay options are split at ',' and ':' and unescape '\\': paths holding
@@ -77,6 +77,18 @@ inline std::string read_origin(int volume_fd, const std::string& shown) {
   auto text = read_file_at(volume_fd, origin_file, shown + "/" + origin_file);
   if (!text || text->empty()) return std::string(unknown_origin);
   return std::move(text).value();
+}
+
+// What a controller killed between create_volume's mkdir and its write of
+// the origin leaves: a volume directory holding nothing, or only an empty
+// origin file. Removing it loses nothing, so it needs no proof of origin.
+inline bool is_cut_short_empty(int volume_fd, const std::string& shown) {
+  auto names = list_names_at(volume_fd, shown);
+  if (!names || names->size() > 1) return false;
+  if (names->empty()) return true;
+  struct stat record {};
+  return names->front() == origin_file && ::fstatat(volume_fd, origin_file, &record, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISREG(record.st_mode) && record.st_size == 0;
 }
 
 // The volume directory, directly in the scratch directory: a symlink or a
@@ -110,7 +122,8 @@ inline Result<std::vector<VolumeInfo>> list(const std::string& scratch, const st
       if (volume.code() == ENOENT || volume.code() == ENOTDIR) continue;  // removed meanwhile, or not a volume
       return volume.error();
     }
-    listed.push_back({name, read_origin(volume->get(), join_path(scratch, name))});
+    const std::string shown = join_path(scratch, name);
+    listed.push_back({name, read_origin(volume->get(), shown), is_cut_short_empty(volume->get(), shown)});
   }
   return listed;
 }
@@ -294,11 +307,7 @@ class OverlayVolumes {
     return scratch_volumes::mount_own_tmpfs(layers_source_of(name), layers, layers_bytes_);
   }
 
-  // Whether a mountinfo entry is a volume's shifted lower layer: at its
-  // lower directory (which only a snapshot of ours makes, in a volume
-  // directory it made exclusively), and idmapped.
-  bool is_shifted_lower(const std::string& name, const linux_text::MountInfoEntry& entry) const {
-    if (entry.mount_point != lower_dir(name)) return false;
+  static bool is_idmapped(const linux_text::MountInfoEntry& entry) {
     for (std::string_view option : linux_text::split(entry.mount_options, ','))
       if (option == "idmapped") return true;
     return false;
@@ -306,12 +315,14 @@ class OverlayVolumes {
 
   // Unmounts a volume's mounts only where mountinfo proves them its own
   // (I2): the shifted lower layer (a volume with a shift has one) when it is
-  // idmapped at <volume>/lower, then the layers' tmpfs when it carries this
-  // volume's source. Absent is done; anything else mounted there is refused.
+  // idmapped at <volume>/lower (a directory only a snapshot of ours makes,
+  // in a volume directory it made exclusively), then the layers' tmpfs when
+  // it carries this volume's source. Absent is done; anything else mounted
+  // there is refused.
   Status unmount_volume_mounts(const std::string& name, const std::vector<linux_text::MountInfoEntry>& mounts) {
     for (const auto& entry : mounts) {
       if (entry.mount_point != lower_dir(name)) continue;
-      if (!is_shifted_lower(name, entry))
+      if (!is_idmapped(entry))
         return Error{"umount2", lower_dir(name), EBUSY, fmt::format("a mount of '{}' is there, not idmapped", entry.source)};
       if (::umount2(lower_dir(name).c_str(), UMOUNT_NOFOLLOW) != 0) return errno_error("umount2", lower_dir(name));
     }
@@ -356,7 +367,7 @@ class OverlayVolumes {
     const std::string layers = layers_dir(name);
     const std::string lower = shifted ? lower_dir(name) : origin;
     return MountSpec{source_of(name), "overlay",
-                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", lower, layers, layers), "/"};
+                     fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", lower, layers, layers), "/", shifted};
   }
 
   std::string scratch_;

@@ -287,8 +287,9 @@ class LinuxSupervisor {
 
     auto null_fd = open_high("/dev/null", O_RDONLY);
     if (!null_fd) return null_fd.status();
-    auto log_fd = spec.log_path.empty() ? open_high("/dev/null", O_WRONLY)
-                                        : open_high(spec.log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640);
+    auto log_fd = spec.log_fd >= 0       ? duplicate_high(spec.log_fd, "log fd")
+                  : spec.log_path.empty() ? open_high("/dev/null", O_WRONLY)
+                                          : open_high(spec.log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640);
     if (!log_fd) return log_fd.status();
     int sockets[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
@@ -509,10 +510,14 @@ class LinuxSupervisor {
   static Result<UniqueFd> open_high(const std::string& path, int flags, mode_t mode = 0) {
     auto fd = open_fd(path, flags, mode);
     if (!fd) return fd;
-    // Above stdio, so that the child's dup2 onto 0, 1 and 2 never closes one
-    // of them before it is copied (a controller started with stdio closed).
-    const int high = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 3);
-    if (high < 0) return errno_error("fcntl(F_DUPFD_CLOEXEC)", path);
+    return duplicate_high(fd->get(), path);
+  }
+
+  // Above stdio, so that the child's dup2 onto 0, 1 and 2 never closes one
+  // of them before it is copied (a controller started with stdio closed).
+  static Result<UniqueFd> duplicate_high(int fd, const std::string& shown) {
+    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (high < 0) return errno_error("fcntl(F_DUPFD_CLOEXEC)", shown);
     return UniqueFd(high);
   }
 
