@@ -23,18 +23,14 @@ leaf="snapcell-test-crash-$$"   # a cgroup parent of this test's own (v2, and v1
 source "$(dirname "$0")/../host/cgroup_parent.sh"
 cgroup_parent=$(test_cgroup_parent "$leaf")
 live_pid=""
+source "$(dirname "$0")/test_sandbox.sh"
 cleanup() {
   [[ -n "$live_pid" ]] && kill -9 "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
-  "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
-  for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  remove_test_cgroup_parent "$leaf" 2>/dev/null
-  rm -rf "$scratch"
+  remove_test_sessions "$snapcell" "$state" "$cgroup_parent" "$leaf" "$scratch"
 }
 trap cleanup EXIT
 
-mkdir -p "$scratch/base"/{bin,proc,dev,tmp,etc}
-cp /bin/busybox "$scratch/base/bin/"
-for applet in sh sleep true; do ln -s busybox "$scratch/base/bin/$applet"; done
+make_busybox_base "$scratch/base" sh sleep true
 run=("$snapcell" run --state-dir "$state" --cgroup-parent "$cgroup_parent" --base "$scratch/base" --timeout 60
      --backend "$backend")
 

@@ -15,18 +15,14 @@ leaf="snapcell-test-logcap-$$"
 source "$(dirname "$0")/../host/cgroup_parent.sh"
 cgroup_parent=$(test_cgroup_parent "$leaf")
 marker="sleep 61.$$"  # the escaped process's command line, unique to this test
+source "$(dirname "$0")/test_sandbox.sh"
 cleanup() {
   pkill -f "^$marker\$" 2>/dev/null
-  "$snapcell" reap --state-dir "$state" --cgroup-parent "$cgroup_parent" >/dev/null 2>&1
-  for dir in "$state/mnt" "$state"; do mountpoint -q "$dir" && umount "$dir"; done
-  remove_test_cgroup_parent "$leaf" 2>/dev/null
-  rm -rf "$scratch"
+  remove_test_sessions "$snapcell" "$state" "$cgroup_parent" "$leaf" "$scratch"
 }
 trap cleanup EXIT
 
-mkdir -p "$scratch/base"/{bin,proc,dev,tmp,etc}
-cp /bin/busybox "$scratch/base/bin/"
-for applet in sh sleep yes head echo setsid; do ln -s busybox "$scratch/base/bin/$applet"; done
+make_busybox_base "$scratch/base" sh sleep yes head echo setsid
 run=("$snapcell" run --state-dir "$state" --cgroup-parent "$cgroup_parent" --base "$scratch/base")
 
 failures=0
