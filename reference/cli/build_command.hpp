@@ -206,8 +206,8 @@ inline int build_command(const BuildOptions& options) {
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
     config.limits = supervisor_limits(options.limits);
-    Session session(volumes, mounter, supervisor, journal, config, nonces_starting_with(nonce, random_nonce));
-    const std::string state_log = session_log_path(dirs, config.prefix, nonce);
+    Session session(volumes, mounter, supervisor, journal, config, random_nonce);
+    std::string state_log;  // named after the session once it has claimed its name
     auto log = CappedLog::open(options.log_cap_mib << 20);
     if (!log) return print_error(exit_sandbox_failed, log.error().message());
 
@@ -220,13 +220,14 @@ inline int build_command(const BuildOptions& options) {
                          {"/bin/sh", "-c", build_script, "sh", file_name, result.sdist.top_dir, build_driver,
                           wheelhouse->empty() ? "" : wheelhouse_in_sandbox,
                           options.supervisor == "default" || options.supervisor == "pidns" ? "pidns" : ""},
-                         state_log, isolation, (*log)->build_end()};
+                         "", isolation, (*log)->build_end()};
     std::uint64_t network_namespace = 0;
     std::vector<std::string> unit_cgroups;
     Report progress;
     // Between steps, and in the wait, a signal ends it all in the teardown below (I9).
     if (!interrupted() && session.begin(std::move(request)) && !interrupted() && session.setup() && !interrupted()) {
       Status staged = timed(progress, "stage", [&] {
+        state_log = session_log_path(dirs, session.name());
         if (Status attached = (*log)->attach(state_log, /*append=*/false); !attached) return attached;
         return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid, *wheelhouse);
       });

@@ -194,19 +194,21 @@ inline int run_command(RunOptions options) {
     config.deadline = Millis{static_cast<Millis::rep>(options.timeout_seconds * 1000)};
     config.grace = Millis{static_cast<Millis::rep>(options.grace_seconds * 1000)};
     config.limits = supervisor_limits(options.limits);
-    const std::uint64_t nonce = random_nonce();
-    Session session(volumes, mounter, supervisor, journal, config, nonces_starting_with(nonce, random_nonce));
-    const std::string log_path = options.log.empty() ? session_log_path(dirs, config.prefix, nonce) : options.log;
+    Session session(volumes, mounter, supervisor, journal, config, random_nonce);
+    // Named after the session once it has claimed its name: before that, reap could not know of the file.
+    std::string log_path = options.log;
     auto log = CappedLog::open(options.log_cap_mib << 20);
     if (!log) return print_error(exit_sandbox_failed, log.error().message());
-    BuildRequest request{snapshot_origin(options), options.command, log_path, sandbox_isolation(options), (*log)->build_end()};
+    BuildRequest request{snapshot_origin(options), options.command, options.log, sandbox_isolation(options),
+                         (*log)->build_end()};
     Report finished = run_interruptible(session, std::move(request), [&] {
+      if (log_path.empty()) log_path = session_log_path(dirs, session.name());
       if (Status attached = (*log)->attach(log_path, /*append=*/!options.log.empty()); !attached) return attached;
       return copy_in(session.plan().mount_point, options.copy_in);
     });
     RunOutput output{options.log, (*log)->finish(), (*log)->cap_bytes(), {}};
     // The state dir's log goes once its end is in the report: --log keeps one.
-    if (options.log.empty()) {
+    if (options.log.empty() && !log_path.empty()) {
       output.tail = read_log_tail(log_path);
       ::unlink(log_path.c_str());
     }

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,23 +22,8 @@
 
 namespace snapcell::cli {
 
-// The session's nonce drawn before the session, so that its log can carry
-// its name: the first draw is `first`, any retry (a name already claimed)
-// a fresh one, whose session then keeps the first name's log.
-inline std::function<std::uint64_t()> nonces_starting_with(std::uint64_t first, std::function<std::uint64_t()> fresh) {
-  return [first, fresh = std::move(fresh), used = false]() mutable {
-    if (used) return fresh();
-    used = true;
-    return first;
-  };
-}
-
 inline std::string session_log_path(const StateDirs& dirs, std::string_view session) {
   return join_path(dirs.logs, std::string(session) + ".log");
-}
-
-inline std::string session_log_path(const StateDirs& dirs, std::string_view prefix, std::uint64_t nonce) {
-  return session_log_path(dirs, session_name(prefix, nonce));
 }
 
 // The end of a log, for a report: its size, and its last lines (at most
