@@ -69,3 +69,11 @@ target_include_directories(snapcell-capped-log-test PRIVATE ${PROJECT_SOURCE_DIR
 target_compile_options(snapcell-capped-log-test PRIVATE ${SNAPCELL_WARNINGS})
 target_link_libraries(snapcell-capped-log-test PRIVATE snapcell::core snapcell_catch_main)
 catch_discover_tests(snapcell-capped-log-test TEST_PREFIX "cli/" PROPERTIES LABELS "unit;cli")
+
+# What a build hands back (cli/wheel_out.hpp): FIFOs, links and oversized
+# files refused without blocking or copying, and the capped copy.
+add_executable(snapcell-wheel-out-test ${SNAPCELL_SIGNALS_DIR}/wheel_out_test.cpp)
+target_include_directories(snapcell-wheel-out-test PRIVATE ${PROJECT_SOURCE_DIR}/reference)
+target_compile_options(snapcell-wheel-out-test PRIVATE ${SNAPCELL_WARNINGS})
+target_link_libraries(snapcell-wheel-out-test PRIVATE snapcell::core snapcell_catch_main ${CMAKE_DL_LIBS})
+catch_discover_tests(snapcell-wheel-out-test TEST_PREFIX "cli/" PROPERTIES LABELS "unit;cli")

@@ -123,22 +123,41 @@ inline Result<Collected> collect_wheels(const std::string& mount_point, const st
   if (!out) return out.error();
   for (const auto& name : candidates) {
     const std::string shown = mount_point + "/build/out/" + name;
-    struct stat st {};
-    if (::fstatat(from->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error("fstatat", shown);
-    if (!S_ISREG(st.st_mode)) {
+    // A look before the open, so that a device node is never opened; then
+    // the open itself refuses a link and does not wait on a FIFO, and what
+    // was opened is judged again: it must be the file looked at.
+    struct stat looked {};
+    if (::fstatat(from->get(), name.c_str(), &looked, AT_SYMLINK_NOFOLLOW) != 0) return errno_error("fstatat", shown);
+    if (!S_ISREG(looked.st_mode)) {
       collected.refused.push_back(name + ": not a regular file");
       continue;
     }
-    if (static_cast<std::uint64_t>(st.st_size) > max_wheel_bytes) {
-      collected.refused.push_back(fmt::format("{}: {} bytes, over the {} cap", name, st.st_size, max_wheel_bytes));
+    auto wheel = linux_sys::open_at(from->get(), name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (!wheel && wheel.code() == ELOOP) {
+      collected.refused.push_back(name + ": replaced by a symbolic link while it was looked at");
+      continue;
+    }
+    if (!wheel) return Error{"open", shown, wheel.code(), ""};
+    struct stat opened {};
+    if (::fstat(wheel->get(), &opened) != 0) return errno_error("fstat", shown);
+    if (!S_ISREG(opened.st_mode) || opened.st_dev != looked.st_dev || opened.st_ino != looked.st_ino) {
+      collected.refused.push_back(name + ": replaced while it was looked at");
+      continue;
+    }
+    if (static_cast<std::uint64_t>(opened.st_size) > max_wheel_bytes) {
+      collected.refused.push_back(fmt::format("{}: {} bytes, over the {} cap", name, opened.st_size, max_wheel_bytes));
       continue;
     }
     const std::string staging_dir = fmt::format("{}/.{}.incoming", out_dir, session);
     auto stage = directory_in(AT_FDCWD, staging_dir, staging_dir);
     if (!stage) return stage.error();
-    auto wheel = linux_sys::open_at(from->get(), name, O_RDONLY | O_NOFOLLOW | O_NOCTTY);
-    if (!wheel) return Error{"open", shown, wheel.code(), ""};
-    if (Status copied = copy_fd_into(wheel->get(), stage->get(), name, shown); !copied) return copied.error();
+    if (Status copied = copy_fd_into(wheel->get(), stage->get(), name, shown, -1, -1, max_wheel_bytes); !copied) {
+      (void)::unlinkat(stage->get(), name.c_str(), 0);
+      (void)::rmdir(staging_dir.c_str());
+      if (copied.error().code != 0) return copied.error();  // the host's side failed: not the wheel's fault
+      collected.refused.push_back(fmt::format("{}: {}", name, copied.error().message()));
+      continue;
+    }
     auto taken = detail::take_wheel(out->get(), name, out_dir, project, version, session);
     if (!taken) {
       collected.refused.push_back(fmt::format("{}: {}", name, taken.error().message()));
