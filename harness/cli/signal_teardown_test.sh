@@ -164,12 +164,12 @@ check_left() {
   n=0
   for exe in /proc/[0-9]*/exe; do [[ "$(readlink "$exe" 2>/dev/null)" == "$snapcell" ]] && n=$((n + 1)); done
   ((n == 0)) || fail "$n snapcell process(es) left (helpers, sentinels)"
-  if [[ -d "$state/uids" ]]; then
-    for lease in "$state"/uids/*; do
-      [[ -e "$lease" ]] || continue
-      flock -n "$lease" true || fail "uid lease $(basename "$lease") still held"
-    done
-  fi
+  # Build uids are leased in the host's one id store (cli/id_lease.hpp),
+  # their lock files named 31000xxxxx; this test runs alone (RUN_SERIAL).
+  for lease in "${SNAPCELL_ID_LEASE_DIR:-/run/snapcell-id-leases}"/3100[0-9][0-9][0-9][0-9][0-9][0-9]; do
+    [[ -e "$lease" ]] || continue
+    flock -n "$lease" true || fail "uid lease $(basename "$lease") still held"
+  done
 }
 
 # One trial: start, wait for the signals to be blocked, wait `delay`, signal.

@@ -58,24 +58,23 @@ TEST_CASE("uid lease: a uid some process still runs as is skipped, and leased ag
   char scratch_template[] = "/tmp/snapcell-uid-lease.XXXXXX";
   REQUIRE(::mkdtemp(scratch_template) != nullptr);
   const std::string scratch = scratch_template;
-  const cli::StateDirs dirs(scratch);
   const std::uint64_t nonce = 4242;
   const std::uint32_t first = cli::build_uid_first + nonce % cli::build_uid_count;
 
   {
-    auto lease = cli::lease_build_uid(dirs, nonce);
+    auto lease = cli::lease_build_uid(scratch, nonce);
     REQUIRE(lease);
     CHECK(lease->uid == first);  // nobody runs as it, nobody holds it
   }  // released: the lock goes with the fd, as when a controller dies
   {
     RunsAs orphan(first);  // what a build orphaned by a SIGKILLed controller looks like
     REQUIRE(seen_as(first));
-    auto lease = cli::lease_build_uid(dirs, nonce);
+    auto lease = cli::lease_build_uid(scratch, nonce);
     REQUIRE(lease);
     CHECK(lease->uid != first);
     CHECK(lease->uid == first + 1);
   }
-  auto lease = cli::lease_build_uid(dirs, nonce);
+  auto lease = cli::lease_build_uid(scratch, nonce);
   REQUIRE(lease);
   CHECK(lease->uid == first);
   std::error_code ignored;

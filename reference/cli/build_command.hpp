@@ -192,7 +192,7 @@ inline int build_command(const BuildOptions& options) {
   StateDirs dirs(options.state_dir);
   if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   const std::uint64_t nonce = random_nonce();
-  auto lease = lease_build_uid(dirs, nonce);
+  auto lease = lease_build_uid(id_lease_dir(), nonce);
   if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
   result.uid = lease->uid;
   const std::string file_name = fs::path(result.sdist_path).filename().string();

@@ -22,10 +22,11 @@ struct UidLease {
 
 inline Result<bool> uid_in_use(std::uint32_t uid) { return ids_in_use({uid, 1}); }
 
-// Leased in the state dir's own store, <state dir>/uids: a build's uid
-// lives no longer than its session.
-inline Result<UidLease> lease_build_uid(const StateDirs& dirs, std::uint64_t nonce) {
-  auto lease = lease_ids(join_path(dirs.root, "uids"), build_uid_pool, nonce);
+// Leased in `lease_dir` (id_lease_dir(): the host's one store, so that
+// builds of two state dirs never share a uid); a build's uid lives no
+// longer than its session.
+inline Result<UidLease> lease_build_uid(const std::string& lease_dir, std::uint64_t nonce) {
+  auto lease = lease_ids(lease_dir, build_uid_pool, nonce);
   if (!lease) return lease.error();
   return UidLease{lease->range.first, std::move(lease->lock)};
 }

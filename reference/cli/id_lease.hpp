@@ -47,10 +47,12 @@ static_assert(std::uint64_t{user_namespace_pool.first} + std::uint64_t{user_name
               0xffffffffull);
 static_assert(std::uint64_t{build_uid_pool.first} + build_uid_pool.blocks <= user_namespace_pool.first);
 
-// Where user namespace ranges are leased: one store for the host, whatever
-// state dir a command uses (two state dirs must not hand out one range).
+// Where ids are leased, user namespace ranges and build uids alike: one
+// store for the host, whatever state dir a command uses (two state dirs
+// must not hand out one id). The pools do not overlap, so their lock files
+// (named by a block's first id) share the directory.
 // SNAPCELL_ID_LEASE_DIR moves it, for tests that keep to their scratch.
-inline std::string user_namespace_lease_dir() {
+inline std::string id_lease_dir() {
   const char* dir = std::getenv("SNAPCELL_ID_LEASE_DIR");
   return dir != nullptr && *dir != '\0' ? std::string(dir) : std::string("/run/snapcell-id-leases");
 }

@@ -53,7 +53,7 @@ inline std::string summary_line(const Report& report) {
 // lease is dropped; none for --userns host.
 inline Result<std::optional<IdLease>> lease_user_namespace(std::string_view userns) {
   if (userns != "own") return std::optional<IdLease>{};
-  auto leased = lease_ids(user_namespace_lease_dir(), user_namespace_pool, random_nonce());
+  auto leased = lease_ids(id_lease_dir(), user_namespace_pool, random_nonce());
   if (!leased) return leased.error();
   return std::optional<IdLease>{std::move(*leased)};
 }
