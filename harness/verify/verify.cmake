@@ -1,6 +1,6 @@
 # `snapcell verify` in CI (label verify, and host: root, real kernel):
-#   verify/matrix/overlay-default-userns-host  the same as root of the host's user namespace
-#                                        (expected/userns-host/overlay-default.txt)
+#   verify/matrix/<backend>-default-userns-host  the default supervisor on each backend as root
+#                                        of the host's user namespace (expected/userns-host/)
 #   verify/matrix/<backend>-<supervisor>  the whole catalogue, for every backend (overlay, btrfs,
 #                                        copy) with every supervisor (default, cgroup, pidns,
 #                                        session); every cell as checked in
@@ -38,13 +38,15 @@ add_dependencies(snapcell snapcell-adversaries)
 # The documented opt-out, --userns host: the adversaries as root of the
 # host's user namespace, against everything else of the sandbox (issue 13,
 # acceptance 1). Its matrix shows what that remainder still stops.
-set(test verify/matrix/overlay-default-userns-host)
-add_test(NAME ${test}
-         COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=overlay -DSUPERVISOR=default -DUSERNS=host
-                 -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/userns-host/overlay-default.txt
-                 -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
-set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
-                                        SKIP_REGULAR_EXPRESSION "SKIPPED:")
+foreach(backend IN ITEMS overlay btrfs copy)
+  set(test verify/matrix/${backend}-default-userns-host)
+  add_test(NAME ${test}
+           COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:snapcell> -DBACKEND=${backend} -DSUPERVISOR=default -DUSERNS=host
+                   -DEXPECTED=${SNAPCELL_VERIFY_DIR}/expected/userns-host/${backend}-default.txt
+                   -P ${SNAPCELL_VERIFY_DIR}/check-matrix.cmake)
+  set_tests_properties(${test} PROPERTIES LABELS "verify;host" RUN_SERIAL TRUE ENVIRONMENT "${SNAPCELL_VERIFY_ENV}"
+                                          SKIP_REGULAR_EXPRESSION "SKIPPED:")
+endforeach()
 
 # A run that tried nothing is no pass: an empty --base has none of the programs.
 add_test(NAME verify/empty-base-is-not-run
