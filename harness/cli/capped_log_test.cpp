@@ -16,21 +16,16 @@
 
 #include "cli/capped_log.hpp"
 #include "cli/session_log.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
+struct TempDir : snapcell::test::TempDir {
+  TempDir() : snapcell::test::TempDir("snapcell-capped-log") {}
+};
+
 using snapcell::cli::CappedLog;
 using snapcell::cli::read_log_tail;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/snapcell-capped-log.XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() { (void)!std::system(fmt::format("rm -rf '{}'", path).c_str()); }
-};
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -18,23 +19,18 @@
 
 #include "cli/copy_in.hpp"
 #include "cli/wheel_out.hpp"
+#include "temp_dir.hpp"
 
 namespace {
+
+struct TempDir : snapcell::test::TempDir {
+  TempDir() : snapcell::test::TempDir("snapcell-wheel-out") {}
+};
 
 namespace fs = std::filesystem;
 using snapcell::cli::collect_wheels;
 using snapcell::cli::copy_data_at_most;
 using snapcell::cli::max_wheel_bytes;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/snapcell-wheel-out.XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() { (void)!std::system(fmt::format("rm -rf '{}'", path).c_str()); }
-};
 
 // A snapshot's /build/out as a build would leave it.
 std::string make_out_dir(const TempDir& scratch) {
@@ -42,6 +38,8 @@ std::string make_out_dir(const TempDir& scratch) {
   fs::create_directories(root + "/build/out");
   return root;
 }
+
+const std::string wheel = "pkg-1.0-py3-none-any.whl";
 
 bool refused_with(const snapcell::cli::Collected& collected, const std::string& name, const std::string& why) {
   for (const auto& line : collected.refused)
@@ -51,25 +49,26 @@ bool refused_with(const snapcell::cli::Collected& collected, const std::string& 
 
 }  // namespace
 
-TEST_CASE("wheel out: a FIFO named like a wheel is refused at once, not waited on") {
-  TempDir scratch;
+// What collect_wheels makes of one entry `make` puts at /build/out/<wheel>.
+static snapcell::cli::Collected collect_one(const TempDir& scratch, const std::function<int(const std::string&)>& make) {
   const std::string root = make_out_dir(scratch);
-  REQUIRE(::mkfifo((root + "/build/out/pkg-1.0-py3-none-any.whl").c_str(), 0644) == 0);
-  const std::string out = scratch.path + "/wheels";
-  auto collected = collect_wheels(root, "pkg", "1.0", out, "s1");
+  REQUIRE(make(root + "/build/out/" + wheel) == 0);
+  auto collected = collect_wheels(root, "pkg", "1.0", scratch.path + "/wheels", "s1");
   REQUIRE(collected);
   CHECK(collected->wheels.empty());
-  CHECK(refused_with(*collected, "pkg-1.0-py3-none-any.whl", "not a regular file"));
+  return *collected;
+}
+
+TEST_CASE("wheel out: a FIFO named like a wheel is refused at once, not waited on") {
+  TempDir scratch;
+  auto collected = collect_one(scratch, [](const std::string& path) { return ::mkfifo(path.c_str(), 0644); });
+  CHECK(refused_with(collected, wheel, "not a regular file"));
 }
 
 TEST_CASE("wheel out: a link named like a wheel is refused, its target not read") {
   TempDir scratch;
-  const std::string root = make_out_dir(scratch);
-  REQUIRE(::symlink("/etc/passwd", (root + "/build/out/pkg-1.0-py3-none-any.whl").c_str()) == 0);
-  auto collected = collect_wheels(root, "pkg", "1.0", scratch.path + "/wheels", "s1");
-  REQUIRE(collected);
-  CHECK(collected->wheels.empty());
-  CHECK(refused_with(*collected, "pkg-1.0-py3-none-any.whl", "not a regular file"));
+  auto collected = collect_one(scratch, [](const std::string& path) { return ::symlink("/etc/passwd", path.c_str()); });
+  CHECK(refused_with(collected, wheel, "not a regular file"));
 }
 
 TEST_CASE("wheel out: a sparse file over the cap is refused unread, and nothing is left staged") {
