@@ -96,6 +96,10 @@ void add_build(CLI::App& app, BuildOptions& options) {
                     "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
   build->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
       ->capture_default_str();
+  build->add_option("--userns", options.userns,
+                    "own: the build runs as uid 1000 of a user namespace of its own; host: as a leased uid of the "
+                    "host's")
+      ->capture_default_str();
   build->add_option("--timeout", options.timeout_seconds, "Deadline in seconds; then TERM, grace, KILL")
       ->capture_default_str();
   build->add_option("--grace", options.grace_seconds, "Seconds between TERM and KILL")->capture_default_str();

@@ -17,7 +17,7 @@ for i in $(seq 8); do
   check "build $i: cleanup" "$(cleanup_line "$scratch/build$i.json")" "$clean_line"
 done
 check "distinct session names" "$(jq -r .session "$scratch"/build*.json | sort -u | wc -l)" 8
-check "distinct build uids" "$(jq -r .uid "$scratch"/build*.json | sort -u | wc -l)" 8
+check "distinct build host uids" "$(jq -r .host_uid "$scratch"/build*.json | sort -u | wc -l)" 8
 check "wheels" "$(ls "$scratch"/out*/snapdemo_pure-1.0-py3-none-any.whl | wc -l)" 8
 check_nothing_left
 builder_finish

@@ -53,10 +53,12 @@ cleanup_line() {
 }
 clean_line="processes 0 mounts 0 cgroups 0 netns 0 volume_removed true sentinel true proven true"
 
-# Processes (zombies too) running as a build uid. ps prints a uid above
+# Processes (zombies too) running as a build's host uid: a leased uid of
+# the host's user namespace (--userns host, from 3100000000) or an id of a
+# build's own user namespace range (from 3200000000). ps prints a uid above
 # 2^31 as a negative number (3100000005 as -1194967291): taken back modulo 2^32.
 build_uid_processes() {
-  ps -eo uid=,stat=,pid= | awk '{ u = $1 < 0 ? $1 + 4294967296 : $1 } u >= 3100000000 && u < 3100065536'
+  ps -eo uid=,stat=,pid= | awk '{ u = $1 < 0 ? $1 + 4294967296 : $1 } u >= 3100000000'
 }
 
 # Nothing of any session in the test's state dir and cgroup parent.

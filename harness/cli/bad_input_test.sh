@@ -71,6 +71,8 @@ expect_refused "unknown option" "--frobnicate" run "${base[@]}" --frobnicate -- 
 expect_refused "no subcommand" "subcommand" --state-dir "$state"
 expect_refused "relative wheelhouse" "is not absolute" build "$scratch/file" --state-dir "$state" \
   --base "$scratch/base" --wheelhouse wheels
+expect_refused "build: unknown user namespace" "unknown user namespace 'shared'" build "$scratch/file" \
+  --state-dir "$state" --base "$scratch/base" --userns shared
 expect_refused "a package name debootstrap would not take" "is not a Debian package name" \
   base create trixie-py --bases-dir "$state" --include 'flit,$(reboot)'
 expect_refused "packages added to an imported base" "an imported base" \

@@ -84,7 +84,8 @@ inline std::vector<std::string> single_build_argv(const BuildOptions& options, c
                                 "--state-dir", options.state_dir,
                                 "--bases-dir", options.bases_dir,
                                 "--cgroup-parent", options.cgroup_parent,
-                                "--log-cap", std::to_string(options.log_cap_mib)};
+                                "--log-cap", std::to_string(options.log_cap_mib),
+                                "--userns", options.userns};
   if (!options.snapshot_dir.empty()) argv.insert(argv.end(), {"--snapshot-dir", options.snapshot_dir});
   if (!options.wheelhouse.empty()) argv.insert(argv.end(), {"--wheelhouse", options.wheelhouse});
   if (!options.cow_size.empty()) argv.insert(argv.end(), {"--cow-size", options.cow_size});

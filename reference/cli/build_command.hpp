@@ -1,9 +1,10 @@
 #pragma once
 // `snapcell build SDIST --base NAME|DIR`: one Python sdist to wheels in a
 // throwaway snapshot. The archive is checked before it goes anywhere near
-// the chroot; the build runs as a uid of its own, in a network namespace
-// with only loopback, with no_new_privs and the supervisor's limits; the
-// wheels are read out only after every build process is proven gone, and
+// the chroot; the build runs as an ordinary user of a user namespace of its
+// own (build_identity.hpp), in a network namespace with only loopback, with
+// no_new_privs and the supervisor's limits; the wheels are read out only
+// after every build process is proven gone, and
 // checked again on the way out; then the builder looks at the machine
 // itself (build_proof.hpp) instead of trusting the session's report.
 
@@ -24,7 +25,7 @@
 #include "cli/build_driver.hpp"
 #include "cli/build_proof.hpp"
 #include "cli/build_report.hpp"
-#include "cli/build_uid.hpp"
+#include "cli/build_identity.hpp"
 #include "cli/capped_log.hpp"
 #include "cli/copy_in.hpp"
 #include "cli/exit_codes.hpp"
@@ -117,8 +118,10 @@ inline Result<ResolvedBase> resolve_base(const BuildOptions& options) {
   return base;
 }
 
-inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase& base) {
+inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase& base, const IdRange& user_namespace) {
   RunOptions run;
+  run.userns = options.userns;
+  run.user_namespace = user_namespace;
   run.base = base.root;
   run.backend = options.backend;
   run.lvm = base.lvm;
@@ -131,20 +134,24 @@ inline RunOptions policy_options(const BuildOptions& options, const ResolvedBase
   return run;
 }
 
-// /build (owned by the build's uid) with the sdist in it, and the
+// /build (owned by the build's user) with the sdist in it, and the
 // wheelhouse's wheels in /wheelhouse (root's: the build reads them), before
 // the spawn.
 inline Status stage_sdist(const std::string& mount_point, const std::string& sdist, const std::string& file_name,
-                          std::uint32_t uid, const std::vector<std::string>& wheelhouse) {
+                          const BuildIdentity& identity, const std::vector<std::string>& wheelhouse) {
   auto root = linux_sys::open_fd(mount_point, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!root) return root.error();
+  auto owners = disk_owners(identity, root->get(), mount_point);
+  if (!owners) return owners.error();
+  const std::uint32_t uid = owners->build;
   auto build = directory_in(root->get(), "build", mount_point + "/build", uid, uid);
   if (!build) return build.status();
   if (Status copied = copy_file_into(build->get(), sdist, file_name, mount_point + "/build/" + file_name, uid, uid);
       !copied)
     return copied;
   if (wheelhouse.empty()) return {};
-  auto house = directory_in(root->get(), wheelhouse_dir_name, mount_point + wheelhouse_in_sandbox, 0, 0);
+  auto house = directory_in(root->get(), wheelhouse_dir_name, mount_point + wheelhouse_in_sandbox, owners->root,
+                            owners->root);
   if (!house) return house.status();
   for (const auto& wheel : wheelhouse) {
     const std::string name = std::filesystem::path(wheel).filename().string();
@@ -192,13 +199,15 @@ inline int build_command(const BuildOptions& options) {
   StateDirs dirs(options.state_dir);
   if (Status prepared = prepare(dirs); !prepared) return print_error(exit_sandbox_failed, prepared.error().message());
   const std::uint64_t nonce = random_nonce();
-  auto lease = lease_build_uid(id_lease_dir(), nonce);
-  if (!lease) return print_error(exit_sandbox_failed, lease.error().message());
-  result.uid = lease->uid;
+  auto identity = lease_build_identity(options.userns, nonce);
+  if (!identity) return print_error(exit_sandbox_failed, identity.error().message());
+  result.uid = identity->uid;
+  result.host_uid = identity->host_uid();
+  result.user_namespace = identity->user_namespace;
   const std::string file_name = fs::path(result.sdist_path).filename().string();
 
   Sentinel sentinel;
-  const RunOptions run = policy_options(options, *base);
+  const RunOptions run = policy_options(options, *base, identity->user_namespace);
   result.limits = sandbox_limits(run);
   return with_policies(run, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
@@ -212,8 +221,9 @@ inline int build_command(const BuildOptions& options) {
     if (!log) return print_error(exit_sandbox_failed, log.error().message());
 
     Isolation isolation;
-    isolation.uid = lease->uid;
-    isolation.gid = lease->uid;
+    isolation.user_namespace = identity->user_namespace;
+    isolation.uid = identity->uid;
+    isolation.gid = identity->uid;
     isolation.private_network = true;
     isolation.working_dir = "/build";
     BuildRequest request{snapshot_origin(run),
@@ -229,7 +239,7 @@ inline int build_command(const BuildOptions& options) {
       Status staged = timed(progress, "stage", [&] {
         state_log = session_log_path(dirs, session.name());
         if (Status attached = (*log)->attach(state_log, /*append=*/false); !attached) return attached;
-        return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, lease->uid, *wheelhouse);
+        return stage_sdist(session.plan().mount_point, result.sdist_path, file_name, *identity, *wheelhouse);
       });
       if (!staged) result.errors.push_back(staged.error());
       if (staged && !interrupted() && session.start()) {
@@ -256,7 +266,7 @@ inline int build_command(const BuildOptions& options) {
     for (const auto& [phase, ms] : progress.phase_ms) result.report.phase_ms.emplace_back(phase, ms);
 
     CleanupProof& proof = result.cleanup;
-    proof.processes_left = processes_of_uid(lease->uid);
+    proof.processes_left = processes_with_uid_in(identity->host_ids());
     proof.mounts_left = result.report.session.empty() ? 0 : mounts_naming(result.report.session);
     proof.cgroups_left = cgroups_present(unit_cgroups);
     proof.network_namespaces_left = holders_of_network_namespace(network_namespace) > 0 ? 1 : 0;
@@ -264,7 +274,7 @@ inline int build_command(const BuildOptions& options) {
     proof.sentinel_alive = sentinel.alive();
     proof.containment_proven = result.report.containment_proven;
 
-    const std::string session_name = result.report.session.empty() ? fmt::format("build-{}", lease->uid)
+    const std::string session_name = result.report.session.empty() ? fmt::format("build-{}", identity->host_uid())
                                                                    : result.report.session;
     result.log = fmt::format("{}/{}-{}.{}.log", out_dir, result.sdist.project, result.sdist.version, session_name);
     if (fs::exists(state_log)) move_log(state_log, result.log);

@@ -24,6 +24,7 @@ struct BuildOptions {
   std::string backend = "overlay";
   std::string cow_size;  // lvm, classic origins: COW space per snapshot; default: from the origin
   std::string supervisor = "default";
+  std::string userns = "own";  // own: an ordinary user of a user namespace of its own; host: a uid of the host's
   double timeout_seconds = 600;
   double grace_seconds = 2;
   std::string out = "wheelhouse";  // made when the build produced a wheel
@@ -55,6 +56,7 @@ inline Status validate(const BuildOptions& options) {
                                                 options.grace_seconds);
       !sandbox)
     return sandbox;
+  if (Status userns = validate_userns(options.userns); !userns) return userns;
   if (!options.cow_size.empty()) {
     if (options.backend != "lvm") return reject("--cow-size", "is for --backend lvm");
     if (Status size = validate_lvm_size("--cow-size", options.cow_size); !size) return size;

@@ -21,6 +21,7 @@
 #include "snapcell/linux/interrupt.hpp"
 #include "snapcell/linux/mountinfo.hpp"
 #include "snapcell/linux/sys.hpp"
+#include "snapcell/policies.hpp"
 
 namespace snapcell::cli {
 
@@ -115,15 +116,16 @@ inline int holders_of_network_namespace(std::uint64_t inode) {
   return count;
 }
 
-// The build's uid is its own (build_uid.hpp): any process with it is the build's.
-inline int processes_of_uid(std::uint32_t uid) {
+// The build's host ids are its own (build_identity.hpp): any process owned
+// by one of them is the build's.
+inline int processes_with_uid_in(IdRange ids) {
   int count = 0;
   if (DIR* proc = ::opendir("/proc")) {
     while (dirent* entry = ::readdir(proc)) {
       const int pid = std::atoi(entry->d_name);
       if (pid <= 0) continue;
       auto st = linux_sys::stat_path(fmt::format("/proc/{}", pid));
-      if (st && st->st_uid == uid) ++count;
+      if (st && st->st_uid >= ids.first && st->st_uid - ids.first < ids.count) ++count;
     }
     ::closedir(proc);
   }

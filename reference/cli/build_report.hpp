@@ -9,7 +9,9 @@
 //   "session": "snapcell-0123456789abcdef",
 //   "sdist": {"path", "project", "version", "members", "bytes"},
 //   "base": {"name": "bookworm-py" or "", "root", "creation_seconds": 152.3 or null},
-//   "backend", "supervisor", "uid": 3100001234,
+//   "backend", "supervisor",
+//   "uid": 1000 (as the build sees itself), "host_uid": 3200001000 (the same uid as the host sees it),
+//   "user_namespace": {"first_host_id", "count"} (its own, leased), or null (--userns host),
 //   "build": {"ran", "timed_out", "exit_code"},
 //   "wheels": [{"file", "sha256", "bytes"}], "refused_outputs": ["name: why"],
 //   "missing_requirements": [{"requirement": "setuptools-scm>=8", "why": "base has none"}],
@@ -50,7 +52,9 @@ struct BuildResult {
   std::optional<double> base_creation_seconds;
   std::string backend, supervisor;
   std::optional<SandboxLimits> limits;  // empty when the build never got as far as its policies
-  std::uint32_t uid = 0;
+  std::uint32_t uid = 0;       // as the build sees itself
+  std::uint32_t host_uid = 0;  // as the host sees it
+  IdRange user_namespace;      // count 0: the host's
   Report report;
   Collected outputs;
   DriverReports driver;  // what the build driver said from inside: missing requirements, leftovers
@@ -127,6 +131,8 @@ inline nlohmann::ordered_json build_to_json(const BuildResult& result) {
   json["backend"] = result.backend;
   json["supervisor"] = result.supervisor;
   json["uid"] = result.uid;
+  json["host_uid"] = result.host_uid;
+  json["user_namespace"] = user_namespace_json(result.user_namespace);
   const auto session = report_to_json(result.report, result.backend, result.supervisor, result.limits);
   json["build"] = session["build"];
   json["wheels"] = nlohmann::ordered_json::array();
@@ -176,6 +182,11 @@ inline std::string build_to_text(const BuildResult& result) {
   text += fmt::format("  log      {}{}\n", result.log,
                       result.log_dropped_bytes ? fmt::format(" ({} bytes past --log-cap dropped)", result.log_dropped_bytes)
                                                : std::string());
+  text += result.user_namespace.count > 0
+              ? fmt::format("  identity uid {} of its own user namespace (host uid {}, host ids {}-{})\n", result.uid,
+                            result.host_uid, result.user_namespace.first,
+                            std::uint64_t{result.user_namespace.first} + result.user_namespace.count - 1)
+              : fmt::format("  identity uid {} of the host's user namespace (--userns host)\n", result.uid);
   const CleanupProof& proof = result.cleanup;
   text += fmt::format(
       "  cleanup  processes left {}, mounts left {}, cgroups left {}, network namespaces left {}, volume removed {}, "

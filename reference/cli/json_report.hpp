@@ -33,6 +33,12 @@ namespace snapcell::cli {
 
 inline constexpr const char* report_schema = "snapcell.report/1";
 
+// Whose user namespace a command ran in, for the reports: null for the host's.
+inline nlohmann::ordered_json user_namespace_json(const IdRange& range) {
+  if (range.count == 0) return nullptr;
+  return {{"first_host_id", range.first}, {"count", range.count}};
+}
+
 inline nlohmann::ordered_json report_to_json(const Report& report, const std::string& backend,
                                              const std::string& supervisor, const std::optional<SandboxLimits>& limits = {}) {
   nlohmann::ordered_json json;

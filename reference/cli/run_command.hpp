@@ -100,12 +100,6 @@ inline nlohmann::ordered_json output_json(const RunOutput& output) {
   return json;
 }
 
-// Who the command ran as, for the reports: null for the host's root.
-inline nlohmann::ordered_json user_namespace_json(const IdRange& range) {
-  if (range.count == 0) return nullptr;
-  return {{"first_host_id", range.first}, {"count", range.count}};
-}
-
 inline std::string describe_identity(const IdRange& range) {
   if (range.count == 0) return "root of the host's user namespace (--userns host)";
   return fmt::format("root of its own user namespace, host ids {}-{}", range.first,

@@ -61,6 +61,12 @@ inline bool one_of(std::string_view value, const auto& choices) {
   return false;
 }
 
+// --userns of run, build and verify: own (the default) or host.
+inline Status validate_userns(const std::string& userns) {
+  if (userns == "own" || userns == "host") return {};
+  return logic_error("--userns", "", fmt::format("unknown user namespace '{}' (own or host)", userns));
+}
+
 // What `run` and `build` (and verify) share: which sandbox, and its deadline.
 inline Status validate_sandbox_choices(std::string_view backend, std::string_view supervisor, double timeout_seconds,
                                        double grace_seconds) {
@@ -128,8 +134,7 @@ inline Status validate(const RunOptions& options) {
                                                 options.grace_seconds);
       !sandbox)
     return sandbox;
-  if (options.userns != "own" && options.userns != "host")
-    return reject("--userns", fmt::format("unknown user namespace '{}' (own or host)", options.userns));
+  if (Status userns = validate_userns(options.userns); !userns) return userns;
   // A command that is root of the host's user namespace without a PID
   // namespace could signal any host process of uid 0 by its PID, which no
   // capability or seccomp rule can tell from its own (issue 13, item 3).

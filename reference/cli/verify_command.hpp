@@ -113,8 +113,7 @@ inline Status validate(const VerifyOptions& options) {
   if (!one_of(options.supervisor, supervisors))
     return reject("--supervisor",
                   fmt::format("unknown supervisor '{}' (default, cgroup, pidns or session)", options.supervisor));
-  if (options.userns != "own" && options.userns != "host")
-    return reject("--userns", fmt::format("unknown user namespace '{}' (own or host)", options.userns));
+  if (Status userns = validate_userns(options.userns); !userns) return userns;
   for (const auto& name : options.only)
     if (!find_technique(name)) return reject("--only", fmt::format("unknown technique '{}' (see snapcell verify --list)", name));
   if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 600))
