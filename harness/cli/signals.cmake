@@ -77,3 +77,11 @@ target_include_directories(snapcell-wheel-out-test PRIVATE ${PROJECT_SOURCE_DIR}
 target_compile_options(snapcell-wheel-out-test PRIVATE ${SNAPCELL_WARNINGS})
 target_link_libraries(snapcell-wheel-out-test PRIVATE snapcell::core snapcell_catch_main ${CMAKE_DL_LIBS})
 catch_discover_tests(snapcell-wheel-out-test TEST_PREFIX "cli/" PROPERTIES LABELS "unit;cli")
+
+# Who a build runs as and whose /build it gets (cli/build_identity.hpp).
+add_executable(snapcell-build-identity-test ${SNAPCELL_SIGNALS_DIR}/build_identity_test.cpp)
+target_include_directories(snapcell-build-identity-test PRIVATE ${PROJECT_SOURCE_DIR}/reference)
+target_compile_options(snapcell-build-identity-test PRIVATE ${SNAPCELL_WARNINGS})
+target_link_libraries(snapcell-build-identity-test PRIVATE snapcell::core snapcell_catch_main)
+catch_discover_tests(snapcell-build-identity-test TEST_PREFIX "cli/" PROPERTIES LABELS "unit;cli"
+                     SKIP_REGULAR_EXPRESSION "SKIPPED:")
