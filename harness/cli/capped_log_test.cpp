@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -43,17 +44,23 @@ void write_to(int fd, const std::string& text) {
   }
 }
 
+// A capped log attached to a new file `<dir>/out.log`, as a build's is.
+std::unique_ptr<CappedLog> attached_log(const TempDir& dir, std::uint64_t cap_bytes) {
+  auto log = CappedLog::open(cap_bytes);
+  REQUIRE(log);
+  REQUIRE((*log)->attach(dir.path + "/out.log", false));
+  return std::move(*log);
+}
+
 }  // namespace
 
 TEST_CASE("capped log: keeps what fits, counts the rest and notes the drop at the end", "[cli]") {
   TempDir dir;
-  auto log = CappedLog::open(100);
-  REQUIRE(log);
+  auto log = attached_log(dir, 100);
   const std::string path = dir.path + "/out.log";
-  REQUIRE((*log)->attach(path, false));
-  write_to((*log)->build_end(), std::string(70, 'a'));
-  write_to((*log)->build_end(), std::string(70, 'b'));
-  const auto written = (*log)->finish();
+  write_to(log->build_end(), std::string(70, 'a'));
+  write_to(log->build_end(), std::string(70, 'b'));
+  const auto written = log->finish();
   CHECK(written.kept == 100);
   CHECK(written.dropped == 40);
   CHECK(read_all(path) == std::string(70, 'a') + std::string(30, 'b') +
@@ -62,27 +69,23 @@ TEST_CASE("capped log: keeps what fits, counts the rest and notes the drop at th
 
 TEST_CASE("capped log: output under the cap is copied whole, without a note", "[cli]") {
   TempDir dir;
-  auto log = CappedLog::open(1 << 20);
-  REQUIRE(log);
+  auto log = attached_log(dir, 1 << 20);
   const std::string path = dir.path + "/out.log";
-  REQUIRE((*log)->attach(path, false));
-  write_to((*log)->build_end(), "one\ntwo\n");
-  CHECK((*log)->finish().dropped == 0);
+  write_to(log->build_end(), "one\ntwo\n");
+  CHECK(log->finish().dropped == 0);
   CHECK(read_all(path) == "one\ntwo\n");
 }
 
 TEST_CASE("capped log: finish returns while another process still holds the pipe open", "[cli]") {
   TempDir dir;
-  auto log = CappedLog::open(1 << 20);
-  REQUIRE(log);
+  auto log = attached_log(dir, 1 << 20);
   const std::string path = dir.path + "/out.log";
-  REQUIRE((*log)->attach(path, false));
   // A copy of the build's end that is never closed before finish: what a
   // process that escaped a weak supervisor holds.
-  const int escaped = ::fcntl((*log)->build_end(), F_DUPFD_CLOEXEC, 3);
+  const int escaped = ::fcntl(log->build_end(), F_DUPFD_CLOEXEC, 3);
   REQUIRE(escaped >= 0);
   write_to(escaped, "before\n");
-  const auto written = (*log)->finish();
+  const auto written = log->finish();
   CHECK(written.kept == 7);
   CHECK(read_all(path) == "before\n");
   ::close(escaped);

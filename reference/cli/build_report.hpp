@@ -183,9 +183,8 @@ inline std::string build_to_text(const BuildResult& result) {
                       result.log_dropped_bytes ? fmt::format(" ({} bytes past --log-cap dropped)", result.log_dropped_bytes)
                                                : std::string());
   text += result.user_namespace.count > 0
-              ? fmt::format("  identity uid {} of its own user namespace (host uid {}, host ids {}-{})\n", result.uid,
-                            result.host_uid, result.user_namespace.first,
-                            std::uint64_t{result.user_namespace.first} + result.user_namespace.count - 1)
+              ? fmt::format("  identity uid {} of its own user namespace (host uid {}, host ids {})\n", result.uid,
+                            result.host_uid, host_id_span(result.user_namespace))
               : fmt::format("  identity uid {} of the host's user namespace (--userns host)\n", result.uid);
   const CleanupProof& proof = result.cleanup;
   text += fmt::format(

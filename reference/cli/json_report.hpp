@@ -23,6 +23,7 @@
 
 #include <string>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/limit_options.hpp"
@@ -32,6 +33,11 @@
 namespace snapcell::cli {
 
 inline constexpr const char* report_schema = "snapcell.report/1";
+
+// A user namespace's host ids as the text reports show them: "first-last".
+inline std::string host_id_span(const IdRange& range) {
+  return fmt::format("{}-{}", range.first, std::uint64_t{range.first} + range.count - 1);
+}
 
 // Whose user namespace a command ran in, for the reports: null for the host's.
 inline nlohmann::ordered_json user_namespace_json(const IdRange& range) {

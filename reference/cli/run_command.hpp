@@ -102,8 +102,7 @@ inline nlohmann::ordered_json output_json(const RunOutput& output) {
 
 inline std::string describe_identity(const IdRange& range) {
   if (range.count == 0) return "root of the host's user namespace (--userns host)";
-  return fmt::format("root of its own user namespace, host ids {}-{}", range.first,
-                     std::uint64_t{range.first} + range.count - 1);
+  return fmt::format("root of its own user namespace, host ids {}", host_id_span(range));
 }
 
 inline int report_and_exit(const Report& report, const RunOptions& options, const IdRange& user_namespace,
@@ -193,7 +192,7 @@ inline int run_command(RunOptions options) {
     std::string log_path = options.log;
     auto log = CappedLog::open(options.log_cap_mib << 20);
     if (!log) return print_error(exit_sandbox_failed, log.error().message());
-    BuildRequest request{snapshot_origin(options), options.command, options.log, sandbox_isolation(options),
+    BuildRequest request{snapshot_origin(options), options.command, "", sandbox_isolation(options),
                          (*log)->build_end()};
     Report finished = run_interruptible(session, std::move(request), [&] {
       if (log_path.empty()) log_path = session_log_path(dirs, session.name());
