@@ -28,8 +28,12 @@ using namespace snapcell::cli;
 
 // --max-processes, --memory and --disk, the same for run, build and verify.
 void add_limits(CLI::App* command, LimitOptions& limits, const char* disk_default) {
-  command->add_option("--max-processes", limits.max_processes, "Process cap (the cgroup's pids.max)")->capture_default_str();
-  command->add_option("--memory", limits.memory_mib, "Memory cap, MiB (the cgroup's memory.max)")->capture_default_str();
+  command->add_option("--max-processes", limits.max_processes,
+                      "Process cap (the cgroup's pids.max; pidns, session: RLIMIT_NPROC of the sandbox's one uid)")
+      ->capture_default_str();
+  command->add_option("--memory", limits.memory_mib,
+                      "Memory cap, MiB (the cgroup's memory.max; pidns, session: RLIMIT_DATA per process)")
+      ->capture_default_str();
   command->add_option("--disk", limits.disk_mib,
                       fmt::format("What the command may write, MiB: overlay's layers, copy's tmpfs beyond the copy, "
                                   "btrfs's qgroup (quotas on), lvm's classic COW space ({})",
@@ -94,7 +98,8 @@ void add_build(CLI::App& app, BuildOptions& options) {
   build->add_option("--backend", options.backend, "overlay, btrfs, copy or lvm")->capture_default_str();
   build->add_option("--cow-size", options.cow_size,
                     "lvm, classic origins: COW space per snapshot, e.g. 512m (default: a quarter of the origin, at least 32m)");
-  build->add_option("--supervisor", options.supervisor, "default (cgroup + PID namespace), cgroup, pidns or session")
+  build->add_option("--supervisor", options.supervisor,
+                    "default (cgroup + PID namespace) or pidns (a build needs a PID namespace: not cgroup or session)")
       ->capture_default_str();
   build->add_option("--userns", options.userns,
                     "own: the build runs as uid 1000 of a user namespace of its own; host: as a leased uid of the "

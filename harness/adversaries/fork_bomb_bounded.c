@@ -2,12 +2,16 @@
  *
  * Tries: forks up to 2000 children that sleep, stops at the first failure
  * (EAGAIN when a pids limit bites), prints how many it made, and sleeps.
- * The bound keeps an uncontained run from hurting the host.
+ * Each child first tries setuid to an id of its own (40000 + its number):
+ * RLIMIT_NPROC counts processes per real uid, so a root that may setuid
+ * would start a fresh count with every id. The bound keeps an uncontained
+ * run from hurting the host.
  *
- * Contained: the count stops at the unit's process limit where one is
- * enforced (pids.max), and every child dies with the build; the time the
- * supervisor takes to kill them all is the kill latency measured by the
- * harness. Every supervisor contains it (the children stay in the group).
+ * Contained: the count stops at the unit's process limit, pids.max of a
+ * cgroup or, without one, RLIMIT_NPROC of the one uid the sandbox keeps
+ * (CAP_SETUID cut, so the setuid fails), and every child dies with the
+ * build; the time the supervisor takes to kill them all is the kill
+ * latency measured by the harness.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@ int main(void) {
       break;
     }
     if (child == 0) {
+      (void)setuid(40000 + made);
       for (;;) sleep(1000);
     }
   }

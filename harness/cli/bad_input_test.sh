@@ -73,6 +73,10 @@ expect_refused "relative wheelhouse" "is not absolute" build "$scratch/file" --s
   --base "$scratch/base" --wheelhouse wheels
 expect_refused "build: unknown user namespace" "unknown user namespace 'shared'" build "$scratch/file" \
   --state-dir "$state" --base "$scratch/base" --userns shared
+for supervisor in cgroup session; do
+  expect_refused "build without a PID namespace ($supervisor)" "'$supervisor' has no PID namespace, which a build needs" \
+    build "$scratch/file" --state-dir "$state" --base "$scratch/base" --supervisor "$supervisor"
+done
 expect_refused "a package name debootstrap would not take" "is not a Debian package name" \
   base create trixie-py --bases-dir "$state" --include 'flit,$(reboot)'
 expect_refused "packages added to an imported base" "an imported base" \

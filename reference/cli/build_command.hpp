@@ -208,7 +208,7 @@ inline int build_command(const BuildOptions& options) {
 
   Sentinel sentinel;
   const RunOptions run = policy_options(options, *base, identity->user_namespace);
-  result.limits = sandbox_limits(run);
+  result.limits = sandbox_limits(run, /*host_root=*/false);
   return with_policies(run, dirs, [&](auto& volumes, auto& mounter, auto& supervisor, auto& journal) {
     SessionConfig config;
     config.run_dir = dirs.mounts;

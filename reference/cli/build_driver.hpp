@@ -32,8 +32,48 @@ exec python3 -c "$3" "$4" "$5"
 )";
 
 inline constexpr const char* build_driver = R"py(
-import importlib, importlib.metadata, json, os, subprocess, sys
+import importlib, importlib.metadata, json, os, signal, subprocess, sys
 from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+
+# The driver is the build's main process: when it ends, the PID namespace
+# ends and the kernel kills the rest. On snapcell's TERM (the deadline, or
+# the build being stopped) it starts nothing more and exits; while it waits
+# for a hook or pip, only once that child has ended, so that a backend that
+# cleans up on TERM (its own TERM comes from the supervisor) gets the grace
+# to, and one that ignores TERM is killed when the grace is over. Its own
+# wait, as subprocess.call and run SIGKILL their child when an exception
+# leaves the wait.
+stop = {"signal": 0, "waiting": False}
+
+
+def on_term(signum, frame):
+    stop["signal"] = signum
+    if not stop["waiting"]:
+        sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, on_term)
+
+
+def wait_for(cmd, cwd=None, extra_environ=None):
+    """Runs cmd to its end and returns its exit status; exits after it on a TERM."""
+    stop["waiting"] = True
+    try:
+        if stop["signal"]:
+            sys.exit(128 + stop["signal"])
+        code = subprocess.Popen(cmd, cwd=cwd, env=dict(os.environ, **(extra_environ or {}))).wait()
+    finally:
+        stop["waiting"] = False
+    if stop["signal"]:
+        sys.exit(128 + stop["signal"])
+    return code
+
+
+def run_hook(cmd, cwd=None, extra_environ=None):
+    """pyproject_hooks' runner: raises CalledProcessError as its default runner does."""
+    code = wait_for(cmd, cwd, extra_environ)
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
 
 REPORT = "/build/requirements.json"
 LEFT_REPORT = "/build/left-behind.json"
@@ -79,9 +119,10 @@ def from_wheelhouse(missing):
     # --pre: the user chose these wheels, and unmet() counts pre-releases too.
     wanted = [m["requirement"] for m in missing if not m["why"].startswith("not a valid")]
     print("snapcell: installing from the wheelhouse: " + ", ".join(wanted), flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", WHEELHOUSE, "--no-deps", "--pre",
-                    "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--break-system-packages",
-                    "--target", EXTRA] + wanted, check=False)
+    # pip's own status is not checked: what it could not install, unmet() names next.
+    wait_for([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", WHEELHOUSE, "--no-deps", "--pre",
+              "--no-cache-dir", "--disable-pip-version-check", "--no-warn-script-location", "--break-system-packages",
+              "--target", EXTRA] + wanted)
     if EXTRA not in sys.path:
         sys.path.insert(0, EXTRA)
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (EXTRA, os.environ.get("PYTHONPATH", "")) if p)
@@ -139,7 +180,7 @@ except ImportError:  # pip before 23.0
 # that list cannot be updated, and classifiers are copied into the metadata
 # as written either way: the check is skipped, nothing else changes.
 os.environ["HATCH_METADATA_CLASSIFIERS_NO_VERIFY"] = "1"
-hooks = Hooks(os.getcwd(), backend, backend_path=backend_path)
+hooks = Hooks(os.getcwd(), backend, backend_path=backend_path, runner=run_hook)
 settle(hooks.get_requires_for_build_wheel({}), "get_requires_for_build_wheel")
 os.makedirs("/build/out", exist_ok=True)
 wheel = hooks.build_wheel("/build/out", {})

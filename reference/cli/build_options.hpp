@@ -57,6 +57,14 @@ inline Status validate(const BuildOptions& options) {
       !sandbox)
     return sandbox;
   if (Status userns = validate_userns(options.userns); !userns) return userns;
+  // Issue 13, item 5. Without a PID namespace a build has no /proc of its
+  // own (pip, compilers and test suites read it) and its leftovers die only
+  // as far as the supervisor can find them; the weak supervisors stay for
+  // run and verify, whose matrices show what they miss.
+  if (options.supervisor == "cgroup" || options.supervisor == "session")
+    return reject("--supervisor", fmt::format("'{}' has no PID namespace, which a build needs (its own /proc, and every "
+                                              "process it left ends with the namespace): use default or pidns",
+                                              options.supervisor));
   if (!options.cow_size.empty()) {
     if (options.backend != "lvm") return reject("--cow-size", "is for --backend lvm");
     if (Status size = validate_lvm_size("--cow-size", options.cow_size); !size) return size;

@@ -17,7 +17,9 @@
 //   "steps": [{"step": "kill", "target": "...", "outcome": "done|absent|refused|failed", "detail": "..."}],
 //   "remains": [{"kind": "process|unit|mount|mount point|volume|journal record", "target": "...", "why": "..."}],
 //   "errors": ["operation(target): errno text: detail"],
-//   "limits": {"max_processes": 256, "max_memory_bytes": 1073741824, "capped": true,   // run only
+//   "limits": {"max_processes": 256, "max_memory_bytes": 1073741824,
+//              "capped": true (both caps are session totals, held by a cgroup),
+//              "processes_by": "the session's cgroup (pids.max)", "memory_by": "...",
 //              "max_disk_bytes": 1073741824 or null, "disk_by": "the layers' tmpfs"}
 // }
 
@@ -83,6 +85,8 @@ inline nlohmann::ordered_json report_to_json(const Report& report, const std::st
     json["limits"] = {{"max_processes", limits->limits.max_processes},
                       {"max_memory_bytes", limits->limits.max_memory_bytes},
                       {"capped", limits->capped},
+                      {"processes_by", limits->processes_by},
+                      {"memory_by", limits->memory_by},
                       {"max_disk_bytes", limits->disk_bytes ? nlohmann::ordered_json(*limits->disk_bytes) : nlohmann::ordered_json()},
                       {"disk_by", limits->disk_by}};
   return json;

@@ -58,16 +58,35 @@ inline Limits supervisor_limits(const LimitOptions& limits) {
 // The limits a session ran under, as the reports show them.
 struct SandboxLimits {
   Limits limits;
-  bool capped = true;  // false for the supervisors without a cgroup (pidns, session): nothing holds the two caps
+  bool capped = true;  // both caps are totals over the session (a cgroup's); false: see processes_by, memory_by
+  std::string processes_by;                 // what holds the process cap ("nothing: ..." when nothing does)
+  std::string memory_by;                    // what holds the memory cap
   std::optional<std::uint64_t> disk_bytes;  // none: no cap in bytes (lvm: see disk_by)
   std::string disk_by;                      // what holds the disk cap
 };
 
+// Who holds the process and memory caps. A cgroup counts every process
+// and byte of the session. Without one (pidns, session), the sandbox holds
+// what rlimits can (sandbox.hpp, LimitsHeldBy): RLIMIT_NPROC counts the one
+// uid the sandbox keeps (CAP_SETUID cut), except for the host's root,
+// whom it exempts; RLIMIT_DATA bounds each process, not their sum.
+inline void set_process_and_memory_holders(SandboxLimits& shown, std::string_view supervisor, bool host_root) {
+  const bool has_cgroup = supervisor == "default" || supervisor == "cgroup";
+  shown.capped = has_cgroup;
+  if (has_cgroup) {
+    shown.processes_by = "the session's cgroup (pids.max)";
+    shown.memory_by = "the session's cgroup (memory.max)";
+    return;
+  }
+  shown.processes_by = host_root ? "nothing: this supervisor has no cgroup and the host's root is exempt from RLIMIT_NPROC"
+                                 : "RLIMIT_NPROC of the sandbox's one uid (no cgroup; CAP_SETUID cut)";
+  shown.memory_by = "RLIMIT_DATA of each process, not in total (no cgroup)";
+}
+
 inline std::string describe(const SandboxLimits& shown) {
-  const std::string caps = shown.capped ? "capped by the build's cgroup" : "NOT capped: this supervisor has no cgroup";
   const std::string disk = shown.disk_bytes ? fmt::format("{} MiB disk", *shown.disk_bytes >> 20) : std::string("disk");
-  return fmt::format("{} processes and {} MiB memory, {}; {} by {}", shown.limits.max_processes,
-                     shown.limits.max_memory_bytes >> 20, caps, disk, shown.disk_by);
+  return fmt::format("{} processes by {}; {} MiB memory by {}; {} by {}", shown.limits.max_processes, shown.processes_by,
+                     shown.limits.max_memory_bytes >> 20, shown.memory_by, disk, shown.disk_by);
 }
 
 }  // namespace snapcell::cli

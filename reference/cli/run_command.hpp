@@ -112,14 +112,14 @@ inline int report_and_exit(const Report& report, const RunOptions& options, cons
     for (const auto& error : report.errors) fmt::print("  error: {}\n", error.message());
     for (const auto& left : report.remains) fmt::print("  remains {} {}: {}\n", to_string(left.kind), left.target, left.why);
   } else if (options.json) {
-    auto json = report_to_json(report, options.backend, options.supervisor, sandbox_limits(options));
+    auto json = report_to_json(report, options.backend, options.supervisor, sandbox_limits(options, options.userns == "host"));
     json["user_namespace"] = user_namespace_json(user_namespace);
     json["output"] = output_json(output);
     std::puts(json.dump(2).c_str());
   } else {
     std::fputs(format_report(report).c_str(), stdout);
     fmt::print("  identity: {}\n", describe_identity(user_namespace));
-    fmt::print("  limits: {}\n", describe(sandbox_limits(options)));
+    fmt::print("  limits: {}\n", describe(sandbox_limits(options, options.userns == "host")));
     std::string phases;
     for (const auto& [phase, ms] : report.phase_ms) phases += fmt::format(" {} {:.2f}", phase, ms);
     fmt::print("  timings (ms):{}\n", phases);

@@ -94,11 +94,13 @@ inline std::string snapshot_cow_size(const RunOptions& options) {
   return options.limits.disk_mib ? fmt::format("{}m", options.limits.disk_mib) : options.cow_size;
 }
 
-// The limits the command ran under, and what holds each.
-inline SandboxLimits sandbox_limits(const RunOptions& options) {
+// The limits the command ran under, and what holds each. `host_root`: the
+// command is root of the host's user namespace (run --userns host; never a
+// build, whose user is an unprivileged uid either way).
+inline SandboxLimits sandbox_limits(const RunOptions& options, bool host_root) {
   SandboxLimits shown;
   shown.limits = supervisor_limits(options.limits);
-  shown.capped = options.supervisor != "pidns" && options.supervisor != "session";
+  set_process_and_memory_holders(shown, options.supervisor, host_root);
   if (options.backend == "overlay" || options.backend == "copy") {
     shown.disk_bytes = disk_write_bytes(options);
     shown.disk_by = options.backend == "overlay" ? "the layers' tmpfs" : "the copy's tmpfs, beyond the copy";

@@ -557,12 +557,15 @@ inline int verify_command(const VerifyOptions& options) {
   const std::string shown_base = !options.base.empty() ? options.base
                                  : lvm_origin        ? fmt::format("a busybox base in the origin LV {}", lvm_origin->qualified())
                                                      : "a busybox base built in " + scratch.path();
+  SandboxLimits held;
+  set_process_and_memory_holders(held, options.supervisor, options.userns == "host");
   if (!options.json) {
     fmt::print("snapcell verify: backend {}, supervisor {}, base {}\n", options.backend, options.supervisor, shown_base);
     fmt::print("  each technique as {}\n", describe_identity(user_namespace));
     fmt::print("  each technique in a fresh session: deadline {} s, grace {} s, {} processes, {} MiB memory, {} MiB disk\n",
                options.timeout_seconds, options.grace_seconds, limits.limits.max_processes,
                limits.limits.max_memory_bytes >> 20, limits.disk_bytes >> 20);
+    fmt::print("  processes held by {}; memory by {}\n", held.processes_by, held.memory_by);
     fmt::print("{:<22} {:<11} {:>10}  {}\n", "technique", "verdict", "time", "what");
   }
   std::vector<Finding> findings;
@@ -586,7 +589,9 @@ inline int verify_command(const VerifyOptions& options) {
                      {"grace_ms", options.grace_seconds * 1000},
                      {"max_processes", limits.limits.max_processes},
                      {"max_memory_bytes", limits.limits.max_memory_bytes},
-                     {"max_disk_bytes", limits.disk_bytes}};
+                     {"max_disk_bytes", limits.disk_bytes},
+                     {"processes_by", held.processes_by},
+                     {"memory_by", held.memory_by}};
     out["techniques"] = nlohmann::ordered_json::array();
     for (const auto& finding : findings) out["techniques"].push_back(finding_to_json(finding));
     out["counts"] = {{"contained", counts[Verdict::contained]}, {"leaked", counts[Verdict::leaked]},

@@ -37,8 +37,9 @@
 //      cut the capability bounding set (capabilities.hpp) while still
 //      holding CAP_SETPCAP, then give up root: supplementary groups, gid,
 //      uid (raw syscalls, see drop_identity), re-arm the death signal the
-//      credential change cleared, RLIMIT_NPROC for the build's own uid, the
-//      working directory; cut the effective, permitted, inheritable and
+//      credential change cleared, RLIMIT_NPROC for the build's own uid
+//      (and, with no cgroup, RLIMIT_DATA: LimitsHeldBy), the working
+//      directory; cut the effective, permitted, inheritable and
 //      ambient sets to the kept list (root) or to nothing; no_new_privs (no
 //      setuid binary in the base hands root back); the seccomp filter
 //      (seccomp_filter.hpp), last, as it denies mount and the rest;
@@ -143,6 +144,7 @@ enum class ChildStep : std::int32_t {
   set_gid,
   set_uid,
   set_nproc,
+  set_data_limit,
   working_dir,
   no_new_privs,
   cgroup_namespace,
@@ -194,6 +196,7 @@ struct ChildPlan {
   bool root_shifted = false;    // ... or as it is: it shows the namespace's ids already
   std::int64_t uid = -1, gid = -1;  // -1: keep root (of the user namespace, when there is one)
   rlim_t max_processes = 0;       // RLIMIT_NPROC of the build's uid; 0: not set
+  rlim_t max_data_bytes = 0;      // RLIMIT_DATA of every process (no cgroup holds the memory); 0: not set
   std::string working_dir = "/";
   Pid controller = 0;           // getpid() of the controller, for the getppid check
   int channel = -1;             // the child's end of the handshake socket
@@ -251,10 +254,25 @@ inline constexpr char sandbox_hostname[] = "snapcell";
 // /tmp's cap when a spec asks for none.
 inline constexpr std::uint64_t default_tmp_bytes = 1ull << 30;
 
+// Where no cgroup holds a session's limits (the pidns and session
+// supervisors), the sandbox holds what rlimits can:
+// - processes: RLIMIT_NPROC counts the processes of one real uid, so the
+//   sandbox keeps to one: CAP_SETUID leaves the bounding set and root of
+//   the namespace cannot setuid to the range's other ids, each of which
+//   would start a count of its own (no_new_privs already stops setuid
+//   binaries). The host's root is exempt from RLIMIT_NPROC whatever we do.
+// - memory: RLIMIT_DATA (private writable mappings and the heap) of each
+//   process. A bound per process, not a total: a build of N processes may
+//   hold N times it. Only a cgroup's memory.max holds a total.
+// Under a cgroup supervisor neither is set: pids.max and memory.max count
+// every uid, and apt/su inside keep their setuid.
+enum class LimitsHeldBy { cgroup, rlimits };
+
 // Builds the plan for `spec`. `namespace_init`: the child will be a new PID
 // namespace's init (and mounts proc). The fds are the caller's; the plan
 // borrows them.
-inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespace_init) {
+inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespace_init,
+                            LimitsHeldBy limits_held_by = LimitsHeldBy::cgroup) {
   if (Status valid = validate_absolute_path("sandbox root", spec.root); !valid) return valid;
   if (spec.argv.empty() || spec.argv.front().empty()) return logic_error("prepare sandbox", spec.root, "empty argv");
   for (const auto& arg : spec.argv)
@@ -294,12 +312,14 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   }
   auto last_cap = last_capability();
   if (!last_cap) return last_cap.status();
-  plan.bounding_drops = bounding_drops(*last_cap);
+  const bool rlimits_hold = limits_held_by == LimitsHeldBy::rlimits;
+  const std::uint64_t kept = rlimits_hold ? kept_capability_mask() & ~(std::uint64_t{1} << CAP_SETUID) : kept_capability_mask();
+  plan.bounding_drops = bounding_drops(*last_cap, kept);
   // Never more than the controller holds: capset may only lower.
   CapabilitySets held;
   if (::syscall(SYS_capget, &held.header, held.data) != 0) return errno_error("capget", "self");
   const std::uint64_t permitted = held.data[0].permitted | (std::uint64_t{held.data[1].permitted} << 32);
-  plan.kept_sets = capability_sets(kept_capability_mask() & permitted);
+  plan.kept_sets = capability_sets(kept & permitted);
   plan.no_sets = capability_sets(0);
   plan.seccomp_filter = seccomp_program();
   plan.link_targets = {"/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
@@ -339,6 +359,7 @@ inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespa
   // counted per namespace).
   const bool own_uid = isolation.uid > 0 || plan.user_namespace;
   plan.max_processes = own_uid && spec.limits.max_processes > 0 ? static_cast<rlim_t>(spec.limits.max_processes) : 0;
+  plan.max_data_bytes = rlimits_hold ? static_cast<rlim_t>(spec.limits.max_memory_bytes) : 0;
   return {};
 }
 
@@ -374,6 +395,7 @@ inline Error describe_child_failure(const ChildPlan& plan, const ChildReport& re
     case ChildStep::set_gid: return errno_error("setresgid", std::to_string(plan.gid), code);
     case ChildStep::set_uid: return errno_error("setresuid", std::to_string(plan.uid), code);
     case ChildStep::set_nproc: return errno_error("setrlimit(RLIMIT_NPROC)", std::to_string(plan.uid), code);
+    case ChildStep::set_data_limit: return errno_error("setrlimit(RLIMIT_DATA)", std::to_string(plan.max_data_bytes), code);
     case ChildStep::working_dir: return errno_error("chdir", plan.working_dir, code);
     case ChildStep::no_new_privs: return errno_error("prctl(PR_SET_NO_NEW_PRIVS)", plan.root, code);
     case ChildStep::cgroup_namespace: return errno_error("unshare(CLONE_NEWCGROUP)", plan.root, code);
@@ -654,8 +676,17 @@ inline void cut_capability_sets(const ChildPlan& plan) noexcept {
   if (::syscall(SYS_capset, &sets.header, sets.data) != 0) fail(plan, ChildStep::cap_sets);
 }
 
+// Soft and hard alike: lowering a limit needs no privilege, and with
+// CAP_SYS_RESOURCE gone nothing inside raises it again.
+inline void set_memory_bound(const ChildPlan& plan) noexcept {
+  if (plan.max_data_bytes == 0) return;
+  const rlimit bound{plan.max_data_bytes, plan.max_data_bytes};
+  if (::setrlimit(RLIMIT_DATA, &bound) != 0) fail(plan, ChildStep::set_data_limit);
+}
+
 inline void restrict(const ChildPlan& plan) noexcept {
   if (::sethostname(sandbox_hostname, sizeof sandbox_hostname - 1) != 0) fail(plan, ChildStep::hostname);
+  set_memory_bound(plan);
   if (plan.private_network) bring_up_loopback(plan);
   cut_bounding_set(plan);
   drop_identity(plan);

@@ -276,7 +276,9 @@ class LinuxSupervisor {
     if (Status own = check_own_paths(unit); !own) return own;
 
     ChildPlan plan;
-    if (Status prepared = prepare_child(plan, spec, UsesPidNamespace); !prepared) return prepared;
+    if (Status prepared = prepare_child(plan, spec, UsesPidNamespace, UsesCgroup ? LimitsHeldBy::cgroup : LimitsHeldBy::rlimits);
+        !prepared)
+      return prepared;
     auto root = stat_path(spec.root);
     if (!root) return root.status();
     if (!S_ISDIR(root->st_mode)) return errno_error("spawn", spec.root, ENOTDIR);
