@@ -145,6 +145,7 @@ struct Finding {
   std::vector<std::string> leaks;       // what of the session got out or stayed
   std::vector<std::string> collateral;  // what outside the session was harmed
   std::vector<std::string> errors;      // the session's own errors (information)
+  std::vector<std::string> notes;       // seen on the host, not laid at the session's door (a clock step)
   std::string why;                      // not applicable: why; error: what failed
   std::string session;
   double ms = 0;
@@ -263,8 +264,9 @@ class Verifier {
     check_cap(technique.cap, *sampler, rss_before_kib, finding);
     // The host's kernel state, from outside: what a root build reached is a
     // leak (it got out of its sandbox), put back at once.
-    for (const auto& change : host::restore_host_state(host_before, host::host_state(touched_sysctls())))
-      finding.leaks.push_back(change);
+    const host::HostState host_after = host::host_state(touched_sysctls());
+    for (const auto& change : host::restore_host_state(host_before, host_after)) finding.leaks.push_back(change);
+    if (auto step = host::clock_step(host_before, host_after)) finding.notes.push_back(*step);
     for (const auto& event : witness_.take_events()) finding.leaks.push_back(event);
     for (const auto& event : ipc_segment_.take_events()) finding.leaks.push_back(event);
     for (const auto& line : kernel_log_.take_sysrq_lines()) finding.leaks.push_back(line);
@@ -484,12 +486,14 @@ inline nlohmann::ordered_json finding_to_json(const Finding& finding) {
           {"why", finding.why},
           {"ms", finding.ms},
           {"session", finding.session},
-          {"session_errors", finding.errors}};
+          {"session_errors", finding.errors},
+          {"notes", finding.notes}};
 }
 
 inline void print_row(const Finding& finding) {
   fmt::print("{:<22} {:<11} {:>7.0f} ms  {}\n", finding.technique, to_string(finding.verdict), finding.ms,
              one_line(finding.what()));
+  for (const auto& note : finding.notes) fmt::print("{:<22} note: {}\n", "", one_line(note));
   std::fflush(stdout);
 }
 
