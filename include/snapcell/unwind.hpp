@@ -176,6 +176,15 @@ void unwind_mount_point(M& mounter, const SessionPlan& plan, Report& report) {
 // another origin that happens to carry the name) never is. A volume cut
 // short empty needs no such proof: removing it loses nothing (a controller
 // killed between making the volume and recording its origin leaves one).
+// Why `found` may not be removed for a session of `origin`; empty: it may.
+inline std::string volume_removal_refusal(const VolumeInfo& found, const std::string& origin) {
+  if (found.cut_short_empty) return "";
+  if (found.origin.empty()) return "is an origin, not a snapshot";
+  if (!origin.empty() && found.origin != origin)
+    return fmt::format("is a snapshot of '{}', not of the session's origin '{}'", found.origin, origin);
+  return "";
+}
+
 template <VolumeManager V>
 void unwind_volume(V& volumes, const SessionPlan& plan, Report& report) {
   auto listed = volumes.list(plan.volume);
@@ -185,14 +194,7 @@ void unwind_volume(V& volumes, const SessionPlan& plan, Report& report) {
   }
   auto found = std::find_if(listed->begin(), listed->end(), [&](const VolumeInfo& v) { return v.name == plan.volume; });
   if (found == listed->end()) return report.add("remove", plan.volume, Outcome::absent);
-  std::string refusal;
-  if (found->cut_short_empty) {
-  } else if (found->origin.empty()) {
-    refusal = "is an origin, not a snapshot";
-  } else if (!plan.origin.empty() && found->origin != plan.origin) {
-    refusal = fmt::format("is a snapshot of '{}', not of the session's origin '{}'", found->origin, plan.origin);
-  }
-  if (!refusal.empty()) {
+  if (const std::string refusal = volume_removal_refusal(*found, plan.origin); !refusal.empty()) {
     report.add("remove", plan.volume, Outcome::refused, refusal);
     return report.remain(ResourceKind::volume, plan.volume, refusal);
   }

@@ -123,7 +123,11 @@ inline Result<std::vector<VolumeInfo>> list(const std::string& scratch, const st
       return volume.error();
     }
     const std::string shown = join_path(scratch, name);
-    listed.push_back({name, read_origin(volume->get(), shown), is_cut_short_empty(volume->get(), shown)});
+    std::string origin = read_origin(volume->get(), shown);
+    // A recorded origin means the volume was not cut short: its directory
+    // is read only for those without one.
+    const bool cut_short = origin == unknown_origin && is_cut_short_empty(volume->get(), shown);
+    listed.push_back({name, std::move(origin), cut_short});
   }
   return listed;
 }
