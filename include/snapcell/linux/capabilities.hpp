@@ -42,6 +42,8 @@ inline constexpr std::array<KeptCapability, 9> kept_capabilities{{
     {CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE", "root writes files whatever their mode (dpkg, pip into site-packages)"},
     {CAP_FOWNER, "CAP_FOWNER", "chmod and utime on files root does not own (dpkg, tar -p)"},
     {CAP_FSETID, "CAP_FSETID", "setgid bits kept on chmod/write (packages with setgid programs)"},
+    // Not kept without a cgroup: RLIMIT_NPROC then holds the process cap,
+    // and counts one uid only (sandbox.hpp, LimitsHeldBy).
     {CAP_SETUID, "CAP_SETUID", "apt/dpkg and test suites drop to another user (su, setpriv, _apt)"},
     {CAP_SETGID, "CAP_SETGID", "the same for groups (setgroups, setgid)"},
     {CAP_SETFCAP, "CAP_SETFCAP", "postinst scripts that setcap a program (iputils-ping); inert here: the bounding set caps them"},

@@ -269,10 +269,10 @@ inline constexpr std::uint64_t default_tmp_bytes = 1ull << 30;
 enum class LimitsHeldBy { cgroup, rlimits };
 
 // Builds the plan for `spec`. `namespace_init`: the child will be a new PID
-// namespace's init (and mounts proc). The fds are the caller's; the plan
-// borrows them.
-inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespace_init,
-                            LimitsHeldBy limits_held_by = LimitsHeldBy::cgroup) {
+// namespace's init (and mounts proc). `limits_held_by`: no default, as a
+// supervisor without a cgroup that forgot to say so would run uncapped.
+// The fds are the caller's; the plan borrows them.
+inline Status prepare_child(ChildPlan& plan, const SpawnSpec& spec, bool namespace_init, LimitsHeldBy limits_held_by) {
   if (Status valid = validate_absolute_path("sandbox root", spec.root); !valid) return valid;
   if (spec.argv.empty() || spec.argv.front().empty()) return logic_error("prepare sandbox", spec.root, "empty argv");
   for (const auto& arg : spec.argv)
